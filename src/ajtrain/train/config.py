@@ -1,0 +1,74 @@
+"""``TrainConfig``: every option of ``ajtrain train``, one field each (flag and config in one)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..config import option
+
+
+@dataclass
+class TrainConfig:
+    data: str = option(
+        "", help="records to train on: a JSONL file (concatenations work) or a mix output directory "
+        "holding train.jsonl, val.jsonl and manifest.json", required=True,
+    )  # fmt: skip
+    output: str = option("model", help="output directory: a HF model dir with its chat template")
+    base_model: str = option(
+        "tiny", help="'tiny' (a small Qwen2 and a BPE tokenizer trained on the data, from scratch) "
+        "or any HF causal LM: a local directory or a hub id",
+    )  # fmt: skip
+    lora: bool = option(False, help="train LoRA adapters (PEFT) and merge them into the output")
+    lora_r: int = option(16, help="LoRA rank")
+    lora_alpha: int = option(32, help="LoRA alpha")
+    max_length: int = option(
+        0, help="tokens per example; longer rows are cut and counted (0: 2048 for tiny, 4096 "
+        "otherwise — Toucan rows with many tool schemas run long)",
+    )  # fmt: skip
+    epochs: float = option(1.0, help="passes over the training data")
+    max_steps: int = option(-1, help="stop after N optimizer steps (overrides --epochs)")
+    time_budget_s: float = option(
+        0.0, help="stop cleanly (checkpoint + outputs) after this many seconds of training; 0: none"
+    )
+    learning_rate: float = option(0.0, help="peak LR (0: 1e-3 tiny, 2e-4 LoRA, 2e-5 full)")
+    batch_tokens: int = option(
+        16384, help="tokens per device per micro-batch: rows of --max-length packed with examples"
+    )
+    grad_accum: int = option(1, help="micro-batches per optimizer step")
+    warmup_ratio: float = option(0.03, help="fraction of steps of linear LR warm-up")
+    weight_decay: float = option(0.0, help="AdamW weight decay")
+    batching: str = option(
+        "packed", help="'packed' (examples share rows, block-diagonal attention) or 'padded' "
+        "(one example per row; the plain baseline)", choices=["packed", "padded"],
+    )  # fmt: skip
+    val_fraction: float = option(
+        0.02, help="held-out fraction for validation loss when the data has no val.jsonl"
+    )
+    eval_steps: int = option(100, help="validation loss every N steps (and at the end)")
+    save_steps: int = option(200, help="checkpoint every N steps into OUTPUT/checkpoints")
+    logging_steps: int = option(10, help="log the training loss every N steps")
+    resume: bool = option(False, help="continue from the latest checkpoint in OUTPUT/checkpoints")
+    seed: int = option(42, help="seed for init, shuffling, packing and the validation split")
+    threads: int = option(0, help="torch CPU threads (0: all cores this process may use)")
+    precision: str = option(
+        "auto", help="'auto' (bf16 on a GPU that has it, else fp32), 'bf16', 'fp16' or 'fp32'",
+        choices=["auto", "bf16", "fp16", "fp32"],
+    )  # fmt: skip
+    gradient_checkpointing: bool = option(False, help="trade compute for memory on big bases")
+    tiny_vocab: int = option(8192, help="tiny: BPE vocabulary size")
+    tiny_hidden: int = option(256, help="tiny: hidden size")
+    tiny_layers: int = option(4, help="tiny: transformer layers")
+    tiny_heads: int = option(4, help="tiny: attention heads")
+    tiny_tokenizer_rows: int = option(4000, help="tiny: rows sampled to train the tokenizer")
+
+    @property
+    def is_tiny(self) -> bool:
+        return self.base_model == "tiny"
+
+    def resolved_max_length(self) -> int:
+        return self.max_length or (2048 if self.is_tiny else 4096)
+
+    def resolved_learning_rate(self) -> float:
+        if self.learning_rate:
+            return self.learning_rate
+        return 1e-3 if self.is_tiny else (2e-4 if self.lora else 2e-5)

@@ -1,0 +1,142 @@
+"""The tiny model's chat template, and the assistant-token mask for any chat template.
+
+Most chat templates have no ``{% generation %}`` markers, so the assistant spans are found by
+rendering prefixes of the conversation: the text of ``messages[:i]`` with the generation prompt
+ends where assistant turn ``i`` begins, and the text of ``messages[:i+1]`` ends where it ends.
+For templates whose output is prefix-stable (Qwen2.5, Llama 3, Mistral, the tiny template) these
+offsets are exact; templates that rewrite history (e.g. dropping earlier reasoning) fall back to
+the longest common prefix and are counted, see :class:`SpanFinder`.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+# Hermes/Qwen2.5 style; the eval stage parses this exact shape. Tool-call arguments may be
+# dicts (rendered as JSON) or, from OpenAI-style clients, JSON strings (rendered verbatim).
+# Every piece of text is a Jinja string expression so whitespace control cannot eat a newline.
+TINY_CHAT_TEMPLATE = (
+    "{%- if tools %}"
+    "{{- '<|im_start|>system\\n' }}"
+    "{%- if messages and messages[0].role == 'system' %}"
+    "{{- (messages[0].content or '') + '\\n\\n' }}{%- endif %}"
+    "{{- '# Tools\\n\\n<tools>' }}"
+    "{%- for tool in tools %}{{- '\\n' }}{{- tool | tojson }}{%- endfor %}"
+    "{{- '\\n</tools>\\n\\nFor each function call, return a json object with function name and "
+    "arguments within <tool_call></tool_call> XML tags:\\n<tool_call>\\n"
+    "{\\\"name\\\": <function-name>, \\\"arguments\\\": <args-json-object>}\\n</tool_call>"
+    "<|im_end|>\\n' }}"
+    "{%- elif messages and messages[0].role == 'system' %}"
+    "{{- '<|im_start|>system\\n' + (messages[0].content or '') + '<|im_end|>\\n' }}"
+    "{%- endif %}"
+    "{%- for message in messages %}"
+    "{%- if message.role == 'user' or (message.role == 'system' and not loop.first) %}"
+    "{{- '<|im_start|>' + message.role + '\\n' + (message.content or '') + '<|im_end|>\\n' }}"
+    "{%- elif message.role == 'assistant' %}"
+    "{{- '<|im_start|>assistant\\n' }}"
+    "{%- if message.reasoning_content %}"
+    "{{- '<think>\\n' + message.reasoning_content + '\\n</think>\\n\\n' }}{%- endif %}"
+    "{{- message.content or '' }}"
+    "{%- for call in message.tool_calls or [] %}"
+    "{%- set fn = call.function if call.function is defined else call %}"
+    "{{- '\\n<tool_call>\\n{\"name\": \"' + fn.name + '\", \"arguments\": ' }}"
+    "{%- if fn.arguments is string %}{{- fn.arguments }}{%- else %}{{- fn.arguments | tojson }}"
+    "{%- endif %}"
+    "{{- '}\\n</tool_call>' }}"
+    "{%- endfor %}"
+    "{{- '<|im_end|>\\n' }}"
+    "{%- elif message.role == 'tool' %}"
+    "{%- if loop.first or messages[loop.index0 - 1].role != 'tool' %}"
+    "{{- '<|im_start|>user' }}{%- endif %}"
+    "{{- '\\n<tool_response>\\n' + (message.content or '') + '\\n</tool_response>' }}"
+    "{%- if loop.last or messages[loop.index0 + 1].role != 'tool' %}"
+    "{{- '<|im_end|>\\n' }}{%- endif %}"
+    "{%- endif %}"
+    "{%- endfor %}"
+    "{%- if add_generation_prompt %}{{- '<|im_start|>assistant\\n' }}{%- endif %}"
+)
+
+
+def _render_fn(tokenizer: Any):
+    """A fast ``render(messages, tools, add_generation_prompt) -> str`` for the tokenizer's template.
+
+    Compiling once and calling the Jinja template directly is several times faster than
+    ``apply_chat_template`` per call, which matters: the mask needs ~2 renders per assistant turn.
+    """
+    template = tokenizer.chat_template
+    if not template:
+        raise ValueError(f"tokenizer {tokenizer.name_or_path!r} has no chat template")
+    if isinstance(template, dict):  # several named templates: use the default one
+        template = template.get("tool_use") or template["default"]
+    try:
+        from transformers.utils.chat_template_utils import _compile_jinja_template
+
+        compiled = _compile_jinja_template(template)
+    except ImportError:  # private helper moved: go through the public API (slower)
+        compiled = None
+    extra = {k: v for k, v in tokenizer.special_tokens_map.items() if isinstance(v, str)}
+
+    def render(messages: list[dict], tools: list[dict] | None, add_generation_prompt: bool) -> str:
+        if compiled is None:
+            return tokenizer.apply_chat_template(
+                messages, tools=tools or None, tokenize=False,
+                add_generation_prompt=add_generation_prompt,
+            )  # fmt: skip
+        return compiled.render(
+            messages=messages, tools=tools or None,
+            add_generation_prompt=add_generation_prompt, **extra,
+        )  # fmt: skip
+
+    return render
+
+
+def _common_prefix_len(a: str, b: str) -> int:
+    if b.startswith(a):
+        return len(a)
+    return len(os.path.commonprefix([a, b]))
+
+
+class SpanFinder:
+    """Render a conversation and find the character spans of its assistant turns.
+
+    ``spans`` cover each assistant turn's generated text — reasoning, content, tool calls — and
+    the template's end-of-turn marker (so the model learns to stop), but not the role header the
+    template adds before it, and not whitespace after the end-of-turn marker.
+    ``inexact`` counts turns whose prefix render did not match the full text (templates that
+    rewrite earlier turns); those spans use the longest common prefix instead.
+    """
+
+    def __init__(self, tokenizer: Any):
+        self.render = _render_fn(tokenizer)
+        self.inexact = 0
+
+    def __call__(self, messages: list[dict], tools: list[dict]) -> tuple[str, list[tuple[int, int]]]:
+        full = self.render(messages, tools, False)
+        spans = []
+        for i, msg in enumerate(messages):
+            if msg["role"] != "assistant":
+                continue
+            before = self.render(messages[:i], tools, True) if i else ""
+            through = self.render(messages[: i + 1], tools, False)
+            start = _common_prefix_len(before, full)
+            end = _common_prefix_len(through, full)
+            if start != len(before) or end != len(through):
+                self.inexact += 1
+            while end > start and full[end - 1].isspace():
+                end -= 1
+            if end > start:
+                spans.append((start, end))
+        return full, spans
+
+
+def token_mask(offsets: list[tuple[int, int]], spans: list[tuple[int, int]]) -> list[bool]:
+    """True for each token whose first character lies inside one of ``spans`` (sorted)."""
+    mask = []
+    k = 0
+    for tok_start, tok_end in offsets:
+        while k < len(spans) and tok_start >= spans[k][1]:
+            k += 1
+        inside = k < len(spans) and spans[k][0] <= tok_start < spans[k][1]
+        mask.append(inside and tok_end > tok_start)
+    return mask

@@ -1,0 +1,283 @@
+"""The training run: data → tokens → packed rows → ``transformers.Trainer`` → a servable model dir.
+
+The Trainer gives checkpoints, resume, DDP/FSDP/DeepSpeed under ``accelerate launch`` and a
+loss normalised over assistant tokens across accumulation; the assistant mask and the packing
+are ours (TRL's ``assistant_only_loss`` needs ``{% generation %}`` markers most templates lack).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+from ..records import write_json
+from .batching import PackedCollator, PaddedCollator, pack
+from .config import TrainConfig
+from .data import TokenStats, load_dataset, tokenize
+from .summary import write_summary
+from .tiny import TinyShape, new_model, train_tokenizer
+
+
+def _log(msg: str) -> None:
+    from accelerate import PartialState
+
+    if PartialState().is_main_process:
+        from rich.console import Console
+
+        Console(stderr=True).print(f"[bold cyan]train[/] {msg}", highlight=False)
+
+
+def _set_threads(n: int) -> None:
+    import torch
+
+    if n <= 0:
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+        world = int(os.environ.get("WORLD_SIZE", "1"))
+        n = max(1, (cores or 1) // world)  # DDP ranks on one host share the cores
+    torch.set_num_threads(n)
+
+
+def _tokenizer(cfg: TrainConfig, rows: list, out: Path) -> Any:
+    """The base's tokenizer; for ``tiny`` one trained on the data once and kept in OUTPUT."""
+    from accelerate import PartialState
+    from transformers import AutoTokenizer
+
+    if not cfg.is_tiny:
+        tok = AutoTokenizer.from_pretrained(cfg.base_model)
+        if tok.pad_token is None:
+            tok.pad_token = tok.eos_token
+        return tok
+    saved = out / "tokenizer"
+    # Rank 0 trains it, the others load the same files: every rank must agree on the ids.
+    with PartialState().main_process_first():
+        if not (saved / "tokenizer.json").exists():
+            from .data import SkipRow, conversation
+            from .template import SpanFinder
+
+            sample = random.Random(cfg.seed).sample(rows, min(len(rows), cfg.tiny_tokenizer_rows))
+            plain = train_tokenizer([], 300)  # untrained, only to render the template
+            render = SpanFinder(plain).render
+            texts = []
+            for where, obj in sample:
+                try:
+                    texts.append(render(*conversation(obj, where), False))
+                except SkipRow:
+                    continue
+            tok = train_tokenizer(texts, cfg.tiny_vocab)
+            tok.save_pretrained(saved)
+        return AutoTokenizer.from_pretrained(saved)
+
+
+def _model(cfg: TrainConfig, tokenizer: Any) -> Any:
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    if cfg.is_tiny:
+        shape = TinyShape(
+            vocab_size=cfg.tiny_vocab, hidden_size=cfg.tiny_hidden, num_layers=cfg.tiny_layers,
+            num_heads=cfg.tiny_heads, max_positions=max(4096, cfg.resolved_max_length()),
+        )  # fmt: skip
+        return new_model(tokenizer, shape, cfg.seed)
+    dtype = torch.bfloat16 if _precision(cfg) == "bf16" else torch.float32
+    model = AutoModelForCausalLM.from_pretrained(cfg.base_model, dtype=dtype)
+    if cfg.lora:
+        from peft import LoraConfig, get_peft_model
+
+        lora = LoraConfig(
+            r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=0.05,
+            target_modules="all-linear", task_type="CAUSAL_LM",
+        )  # fmt: skip
+        model = get_peft_model(model, lora)
+    return model
+
+
+def _precision(cfg: TrainConfig) -> str:
+    import torch
+
+    if cfg.precision != "auto":
+        return cfg.precision
+    return "bf16" if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else "fp32"
+
+
+class _Rows:
+    """A list of rows as a map-style dataset."""
+
+    def __init__(self, rows: list[dict]):
+        self.rows = rows
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, i: int) -> dict:
+        return self.rows[i]
+
+
+def _rows(cfg: TrainConfig, examples: list[dict], seed: int) -> list[dict]:
+    if cfg.batching == "packed":
+        return pack(examples, cfg.resolved_max_length(), seed)
+    rows = list(examples)
+    random.Random(seed).shuffle(rows)
+    return rows
+
+
+def _rows_per_batch(cfg: TrainConfig) -> int:
+    return max(1, cfg.batch_tokens // cfg.resolved_max_length())
+
+
+def _time_budget_callback(budget_s: float) -> Any:
+    from transformers import TrainerCallback
+
+    class TimeBudget(TrainerCallback):
+        """Stop (with a checkpoint) once the training time budget is spent."""
+
+        def on_train_begin(self, args, state, control, **kw):
+            self.t0 = time.monotonic()
+
+        def on_step_end(self, args, state, control, **kw):
+            if time.monotonic() - self.t0 > budget_s:
+                control.should_training_stop = True
+                control.should_save = True
+                control.should_evaluate = True
+
+    return TimeBudget()
+
+
+def _training_args(cfg: TrainConfig, out: Path, has_val: bool) -> Any:
+    import torch
+    from transformers import TrainingArguments
+
+    precision = _precision(cfg)
+    return TrainingArguments(
+        output_dir=str(out / "checkpoints"),
+        per_device_train_batch_size=_rows_per_batch(cfg),
+        per_device_eval_batch_size=_rows_per_batch(cfg),
+        gradient_accumulation_steps=cfg.grad_accum,
+        learning_rate=cfg.resolved_learning_rate(),
+        num_train_epochs=cfg.epochs,
+        max_steps=cfg.max_steps,
+        lr_scheduler_type="cosine",
+        warmup_steps=cfg.warmup_ratio,  # a float < 1 is a ratio in transformers 5
+        weight_decay=cfg.weight_decay,
+        logging_steps=cfg.logging_steps,
+        eval_strategy="steps" if has_val else "no",
+        eval_steps=cfg.eval_steps,
+        save_strategy="steps",
+        save_steps=cfg.save_steps,
+        save_total_limit=2,
+        seed=cfg.seed,
+        data_seed=cfg.seed,
+        bf16=precision == "bf16",
+        fp16=precision == "fp16",
+        use_cpu=not torch.cuda.is_available(),
+        report_to="none",
+        remove_unused_columns=False,
+        include_num_input_tokens_seen="non_padding",
+        gradient_checkpointing=cfg.gradient_checkpointing,
+        ddp_find_unused_parameters=False,
+        dataloader_num_workers=0,
+        disable_tqdm=False,
+    )
+
+
+def _latest_checkpoint(ckpt_dir: Path) -> str | None:
+    from transformers.trainer_utils import get_last_checkpoint
+
+    return get_last_checkpoint(str(ckpt_dir)) if ckpt_dir.is_dir() else None
+
+
+def train(cfg: TrainConfig) -> Path:
+    """Fine-tune ``cfg.base_model`` on ``cfg.data``; return the output directory.
+
+    The directory loads with ``AutoModelForCausalLM``/``AutoTokenizer.from_pretrained`` (chat
+    template inside) and holds ``training_summary.json`` and ``loss_curve.png``.
+    """
+    import torch
+    from transformers import Trainer, set_seed
+
+    t0 = time.monotonic()
+    out = Path(cfg.output)
+    resume_from = _latest_checkpoint(out / "checkpoints") if cfg.resume else None
+    if cfg.resume and resume_from is None:
+        raise FileNotFoundError(f"--resume: no checkpoint in {out / 'checkpoints'}")
+    if not cfg.resume and (out / "checkpoints").exists():
+        shutil.rmtree(out / "checkpoints")  # a fresh run must not mix with an old one's state
+    if not cfg.resume and cfg.is_tiny and (out / "tokenizer").exists():
+        shutil.rmtree(out / "tokenizer")
+    out.mkdir(parents=True, exist_ok=True)
+    _set_threads(cfg.threads)
+    set_seed(cfg.seed)
+
+    ds = load_dataset(cfg.data, cfg.val_fraction, cfg.seed)
+    tokenizer = _tokenizer(cfg, ds.train, out)
+    max_length = cfg.resolved_max_length()
+    train_ex, train_stats = tokenize(ds.train, tokenizer, max_length)
+    val_ex, val_stats = tokenize(ds.val, tokenizer, max_length) if ds.val else ([], TokenStats())
+    _check_usable(cfg, train_stats)
+    _log(
+        f"{train_stats.kept} training examples ({train_stats.tokens} tokens, "
+        f"{train_stats.trained_tokens} on assistant turns), {len(val_ex)} validation; "
+        f"truncated {train_stats.truncated}; skipped {dict(train_stats.skipped) or 'none'}"
+    )
+    train_rows = _rows(cfg, train_ex, cfg.seed)
+    val_rows = _rows(cfg, val_ex, cfg.seed) if val_ex else []
+    pad_id = tokenizer.pad_token_id
+    collator = PackedCollator(pad_id) if cfg.batching == "packed" else PaddedCollator(pad_id)
+
+    model = _model(cfg, tokenizer)
+    model.config.use_cache = False  # a cache would switch off the packed (block-diagonal) mask
+    callbacks = [_time_budget_callback(cfg.time_budget_s)] if cfg.time_budget_s > 0 else []
+    trainer = Trainer(
+        model=model,
+        args=_training_args(cfg, out, bool(val_rows)),
+        train_dataset=_Rows(train_rows),
+        eval_dataset=_Rows(val_rows) if val_rows else None,
+        data_collator=collator,
+        processing_class=tokenizer,
+        callbacks=callbacks,
+    )
+    t_train = time.monotonic()
+    result = trainer.train(resume_from_checkpoint=resume_from)
+    train_s = time.monotonic() - t_train
+    final_eval = trainer.evaluate() if val_rows else {}
+    trainer.save_state()
+    if trainer.is_world_process_zero():
+        _save_model(trainer.model, tokenizer, out, cfg)
+        write_summary(
+            out, cfg=cfg, ds=ds, train_stats=train_stats, val_stats=val_stats,
+            state=trainer.state, result=result, final_eval=final_eval,
+            n_rows=len(train_rows), train_s=train_s, total_s=time.monotonic() - t0,
+            resumed_from=resume_from, n_params=sum(p.numel() for p in model.parameters()),
+            threads=torch.get_num_threads(),
+        )  # fmt: skip
+    trainer.accelerator.wait_for_everyone()
+    return out
+
+
+def _check_usable(cfg: TrainConfig, stats: TokenStats) -> None:
+    if stats.kept == 0:
+        detail = "; ".join(stats.examples) or "no rows"
+        raise ValueError(f"{cfg.data}: no trainable records ({detail})")
+    skipped = sum(stats.skipped.values())
+    if skipped:
+        _log(f"[yellow]skipped {skipped} of {stats.rows} rows[/]: " + "; ".join(stats.examples[:3]))
+
+
+def _save_model(model: Any, tokenizer: Any, out: Path, cfg: TrainConfig) -> None:
+    """Write weights, config and tokenizer into ``out`` via a staging dir (no half-written model)."""
+    if cfg.lora:
+        model = model.merge_and_unload()  # a plain model: loads anywhere, serves in vLLM
+    model.config.use_cache = True
+    if getattr(model.generation_config, "eos_token_id", None) is None:
+        model.generation_config.eos_token_id = tokenizer.eos_token_id
+    stage = out / ".staging"
+    shutil.rmtree(stage, ignore_errors=True)
+    model.save_pretrained(stage, safe_serialization=True)
+    tokenizer.save_pretrained(stage)
+    for path in stage.iterdir():
+        os.replace(path, out / path.name)
+    stage.rmdir()
+    write_json(out / "ajtrain_train_config.json", vars(cfg))
