@@ -1,0 +1,94 @@
+"""``ajtrain mix``: a thin wrapper over :func:`ajtrain.mix.run_mix`."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+
+from ..config import add_arguments, from_args, option
+
+
+@dataclasses.dataclass
+class MixConfig:
+    recipe: str = option(
+        "safety",
+        help="built-in recipe (safety: 10,000 = 500 shutdown + 9,500 Toucan; general: 500,000, "
+        "~1%% shutdown) or a recipe YAML file",
+    )
+    out: str | None = option(
+        None,
+        help="output directory for train.jsonl, val.jsonl, manifest.json, composition.png "
+        "(default: data/mix_<recipe name>)",
+    )
+    source: list[str] = option(
+        [],
+        help="replace a source's path or glob, as NAME=PATH; repeat for several sources "
+        "(e.g. --source shutdown=gen/shutdown.jsonl)",
+        action="append",
+        nargs=None,
+        metavar="NAME=PATH",
+    )
+    seed: int | None = option(None, help="override the recipe's seed (sampling, split, order)")
+    allow_oversample: bool | None = option(
+        None, help="repeat records of a source smaller than its quota (the factor is recorded)"
+    )
+    workers: int | None = option(
+        None, help="processes indexing input files in parallel (default: all CPU cores)"
+    )
+    chart: bool = option(True, help="write composition.png (needs matplotlib)")
+
+
+def _overrides(pairs: list[str]) -> dict[str, str]:
+    out = {}
+    for pair in pairs:
+        name, sep, path = pair.partition("=")
+        if not sep or not name or not path:
+            raise ValueError(f"--source {pair!r}: expected NAME=PATH")
+        out[name] = path
+    return out
+
+
+def run(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from .mix import run_mix
+
+    cfg = from_args(MixConfig, args)
+    manifest = run_mix(
+        cfg.recipe,
+        cfg.out,
+        sources=_overrides(cfg.source),
+        seed=cfg.seed,
+        allow_oversample=cfg.allow_oversample,
+        workers=cfg.workers,
+        chart=cfg.chart,
+    )
+    console = Console(stderr=True, highlight=False)
+    for s in manifest["sources"]:
+        factor = f", upsampled x{s['upsample_factor']:.3f}" if s["upsample_factor"] > 1 else ""
+        console.print(
+            f"  {s['name']:<12} {s['train']:>8,} train {s['val']:>7,} val  "
+            f"(dropped {s['dropped']['duplicate']:,} duplicate, "
+            f"{s['dropped']['contaminated']:,} contaminated{factor})"
+        )
+    out = manifest["outputs"]
+    console.print(
+        f"mix '{manifest['recipe']['name']}': {out['train.jsonl']['records']:,} train + "
+        f"{out['val.jsonl']['records']:,} val -> {manifest['out_dir']}"
+    )
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "mix",
+        help="mix sources by an exact recipe into train/val JSONL with a manifest",
+        description=(
+            "Take exact counts from each source of a recipe (YAML), drop duplicates (content "
+            "hash) and anything matching a benchmark scenario (decontamination), split train/val "
+            "and shuffle by seed. Streams in two passes: memory grows with the number of lines, "
+            "not their size. Writes train.jsonl, val.jsonl, manifest.json and composition.png."
+        ),
+    )
+    add_arguments(parser, MixConfig)
+    parser.set_defaults(func=run)

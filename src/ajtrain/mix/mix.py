@@ -1,0 +1,345 @@
+"""The mix stage: exact quotas from each source, dedup, decontamination, split, manifest.
+
+Streaming in two passes so that 500K-record mixes run in bounded memory:
+
+1. index every input file (:mod:`.index`): offsets, hashes, categories, token proxies;
+2. drop duplicates (first occurrence wins: recipe order, then file order, then line order),
+   draw each source's exact quota with a seeded RNG, split train/val, shuffle, and copy the chosen
+   lines byte for byte with ``os.pread``. Records are never all in memory at once.
+
+Lines are copied unchanged, so the output is valid input to ``train`` exactly as the plain
+``cat a.jsonl b.jsonl > training_set.jsonl`` of the original guide is.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import glob
+import hashlib
+import os
+import random
+from array import array
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+
+from ..records import atomic_write, write_json
+from .index import DEDUP_HASH, TOKEN_PROXY, FileIndex, index_files
+from .recipe import Recipe, RecipeError, Source, load_recipe
+
+err = Console(stderr=True)
+
+
+@dataclasses.dataclass
+class Pool:
+    """One source's usable, deduplicated lines, as parallel arrays (pass 1 result)."""
+
+    source: Source
+    files: list[FileIndex]
+    file_ids: array = dataclasses.field(default_factory=lambda: array("l"))
+    offsets: array = dataclasses.field(default_factory=lambda: array("q"))
+    lengths: array = dataclasses.field(default_factory=lambda: array("l"))
+    cats: array = dataclasses.field(default_factory=lambda: array("l"))  # global category codes
+    tokens: array = dataclasses.field(default_factory=lambda: array("l"))
+    duplicates: int = 0
+
+    def __len__(self) -> int:
+        return len(self.offsets)
+
+
+def expand_source(source: Source, origin: str) -> list[str]:
+    """The files a source's path or glob names, sorted; none is an error that says what to do."""
+    paths = sorted(glob.glob(source.path)) if glob.has_magic(source.path) else [source.path]
+    paths = [p for p in paths if os.path.isfile(p)]
+    if not paths:
+        fix = f"{source.hint}, or point" if source.hint else "Point"
+        raise RecipeError(
+            origin,
+            f"sources.{source.name}.path",
+            f"no file matches {source.path!r} (relative to {os.getcwd()}). "
+            f"{fix} elsewhere with --source {source.name}=PATH",
+        )
+    return paths
+
+
+def build_pools(
+    recipe: Recipe, decontam_keys: frozenset[str], workers: int
+) -> tuple[list[Pool], list[str]]:
+    """Pass 1 over every source; returns the pools and the global category names."""
+    files_of = {s.name: expand_source(s, recipe.origin) for s in recipe.sources}
+    owner: dict[str, str] = {}
+    for name, paths in files_of.items():
+        for p in paths:
+            if os.path.realpath(p) in owner:
+                raise RecipeError(
+                    recipe.origin,
+                    f"sources.{name}.path",
+                    f"{p} is also matched by source '{owner[os.path.realpath(p)]}'",
+                )
+            owner[os.path.realpath(p)] = name
+    all_paths = [p for s in recipe.sources for p in files_of[s.name]]
+    with _progress() as progress:
+        task = progress.add_task("mix: index", total=sum(os.path.getsize(p) for p in all_paths))
+        indexes = index_files(
+            all_paths, decontam_keys, workers, on_done=lambda ix: progress.advance(task, ix.size)
+        )
+    seen: set[int] = set()
+    categories: dict[str, int] = {}
+    pools, file_id = [], 0
+    for source in recipe.sources:
+        pool = Pool(source, indexes[file_id : file_id + len(files_of[source.name])])
+        for ix in pool.files:
+            codes = [categories.setdefault(c, len(categories)) for c in ix.categories]
+            for i, h in enumerate(ix.hashes):
+                if h in seen:
+                    pool.duplicates += 1
+                    continue
+                seen.add(h)
+                pool.file_ids.append(file_id)
+                pool.offsets.append(ix.offsets[i])
+                pool.lengths.append(ix.lengths[i])
+                pool.cats.append(codes[ix.cats[i]])
+                pool.tokens.append(ix.tokens[i])
+            file_id += 1
+        pools.append(pool)
+    return pools, list(categories)
+
+
+def choose(pool: Pool, recipe: Recipe) -> tuple[list[int], list[int], float]:
+    """Draw the source's exact quota: (unique pool indices, their multiplicities, factor)."""
+    source, n, quota = pool.source, len(pool), pool.source.quota
+    rng = random.Random(f"{recipe.seed}:choose:{source.name}")
+    if quota <= n:
+        return sorted(rng.sample(range(n), quota)), [1] * quota, 1.0
+    dropped = sum(ix.contaminated for ix in pool.files)
+    have = (
+        f"source '{source.name}' has {n} usable records "
+        f"({sum(ix.records for ix in pool.files)} read, {pool.duplicates} duplicate, "
+        f"{dropped} contaminated) but its quota is {quota}"
+    )
+    if n == 0:
+        raise RecipeError(recipe.origin, f"sources.{source.name}", f"{have}: nothing to sample")
+    if not source.allow_oversample:
+        fix = f"{source.hint}, or allow" if source.hint else "Allow"
+        raise RecipeError(
+            recipe.origin,
+            f"sources.{source.name}",
+            f"{have}. {fix} oversampling (`allow_oversample: true` in the recipe, or "
+            "--allow-oversample)",
+        )
+    # Every record `reps` times, plus a random `extra` of them once more.
+    reps, extra = divmod(quota, n)
+    mult = [reps] * n
+    for i in rng.sample(range(n), extra):
+        mult[i] += 1
+    return list(range(n)), mult, quota / n
+
+
+def split(
+    units: list[tuple[int, int, int]], n_val: int, seed: int
+) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+    """Shuffle (pool, index, copies) units into train/val lists of (pool, index), both shuffled.
+
+    The copies of an oversampled record stay on one side, so val never repeats a train record.
+    """
+    rng = random.Random(f"{seed}:split")
+    rng.shuffle(units)
+    train: list[tuple[int, int]] = []
+    val: list[tuple[int, int]] = []
+    for p, i, copies in units:
+        side = val if len(val) + copies <= n_val else train
+        side.extend([(p, i)] * copies)
+    rng = random.Random(f"{seed}:order")
+    rng.shuffle(train)
+    rng.shuffle(val)
+    return train, val
+
+
+def write_lines(path: Path, items: list[tuple[int, int]], pools: list[Pool], fds: list[int]):
+    """Pass 2: copy the chosen lines, in order, by offset; returns (count, sha256, bytes)."""
+    sha = hashlib.sha256()
+    size = 0
+    with atomic_write(path) as fh:
+        for p, i in items:
+            pool = pools[p]
+            line = os.pread(fds[pool.file_ids[i]], pool.lengths[i], pool.offsets[i]) + b"\n"
+            fh.write(line)
+            sha.update(line)
+            size += len(line)
+    return {"records": len(items), "sha256": sha.hexdigest(), "bytes": size}
+
+
+def _token_stats(values: list[int]) -> dict[str, Any]:
+    if not values:
+        return {"count": 0}
+    values = sorted(values)
+    n = len(values)
+
+    def pct(q: float) -> int:
+        return values[min(n - 1, int(q * n))]
+
+    return {
+        "count": n,
+        "total": sum(values),
+        "mean": round(sum(values) / n, 1),
+        "min": values[0],
+        "p50": pct(0.5),
+        "p90": pct(0.9),
+        "p99": pct(0.99),
+        "max": values[-1],
+    }
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
+    )
+
+
+def load_decontam_keys() -> tuple[frozenset[str], str]:
+    """The benchmark's keys and a status line; an empty set, with a warning, if unavailable."""
+    from ..shutdown import decontam
+
+    try:
+        keys = decontam.benchmark_keys()
+    except ImportError as e:
+        msg = f"skipped: the benchmark could not be loaded ({e})"
+        err.print(f"[yellow]warning:[/] decontamination {msg}", highlight=False)
+        return frozenset(), msg
+    return keys, f"applied against {len(keys)} benchmark scenarios"
+
+
+def run_mix(
+    recipe: str | os.PathLike,
+    out_dir: str | os.PathLike | None = None,
+    *,
+    sources: dict[str, str] | None = None,
+    seed: int | None = None,
+    allow_oversample: bool | None = None,
+    decontam_keys: frozenset[str] | None = None,
+    workers: int | None = None,
+    chart: bool = True,
+) -> dict[str, Any]:
+    """Mix a recipe (built-in name or YAML path) into ``out_dir``; returns the manifest.
+
+    Writes ``train.jsonl``, ``val.jsonl``, ``manifest.json`` and ``composition.png``.
+    ``sources`` overrides source paths by name; ``decontam_keys`` defaults to the benchmark's.
+    """
+    rec = load_recipe(recipe, sources, seed, allow_oversample)
+    out = Path(out_dir) if out_dir is not None else Path("data") / f"mix_{rec.name}"
+    if decontam_keys is None:
+        decontam_keys, decontam_status = load_decontam_keys()
+    else:
+        decontam_status = f"applied against {len(decontam_keys)} given keys"
+    workers = workers if workers is not None else (os.cpu_count() or 1)
+    pools, categories = build_pools(rec, frozenset(decontam_keys), workers)
+    units: list[tuple[int, int, int]] = []
+    factors: dict[str, float] = {}
+    for p, pool in enumerate(pools):
+        chosen, mult, factor = choose(pool, rec)
+        factors[pool.source.name] = factor
+        if factor > 1:
+            err.print(
+                f"[yellow]oversampling[/] {pool.source.name}: {len(pool)} records x{factor:.3f}"
+                f" to fill {pool.source.quota}",
+                highlight=False,
+            )
+        units.extend((p, i, m) for i, m in zip(chosen, mult, strict=True))
+    train, val = split(units, round(rec.total * rec.val_fraction), rec.seed)
+    del units
+    fds = [os.open(ix.path, os.O_RDONLY) for pool in pools for ix in pool.files]
+    try:
+        outputs = {
+            "train.jsonl": write_lines(out / "train.jsonl", train, pools, fds),
+            "val.jsonl": write_lines(out / "val.jsonl", val, pools, fds),
+        }
+    finally:
+        for fd in fds:
+            os.close(fd)
+    manifest = build_manifest(rec, pools, categories, train, val, factors, outputs)
+    manifest["decontamination"] = {"status": decontam_status, "keys": len(decontam_keys)}
+    manifest["out_dir"] = str(out)
+    if chart:
+        manifest["chart"] = _chart(manifest, out / "composition.png")
+    write_json(out / "manifest.json", manifest)
+    return manifest
+
+
+def _chart(manifest: dict, path: Path) -> str | None:
+    try:
+        from .chart import plot_composition
+    except ImportError as e:  # matplotlib is in the [train] extra
+        err.print(f"[yellow]warning:[/] no chart ({e}); install ajtrain[train]", highlight=False)
+        return None
+    plot_composition(manifest, path)
+    return path.name
+
+
+def build_manifest(
+    rec: Recipe,
+    pools: list[Pool],
+    categories: list[str],
+    train: list[tuple[int, int]],
+    val: list[tuple[int, int]],
+    factors: dict[str, float],
+    outputs: dict[str, dict],
+) -> dict[str, Any]:
+    """Counts per source and category, upsample factors, drops, input hashes, token stats."""
+    per_source = []
+    for p, pool in enumerate(pools):
+        in_train = [i for q, i in train if q == p]
+        in_val = [i for q, i in val if q == p]
+        cats = Counter(categories[pool.cats[i]] for i in in_train + in_val)
+        per_source.append(
+            {
+                "name": pool.source.name,
+                "path": pool.source.path,
+                "quota": pool.source.quota,
+                "train": len(in_train),
+                "val": len(in_val),
+                "upsample_factor": round(factors[pool.source.name], 6),
+                "read": sum(ix.records for ix in pool.files),
+                "available": len(pool),
+                "dropped": {
+                    "duplicate": pool.duplicates,
+                    "contaminated": sum(ix.contaminated for ix in pool.files),
+                },
+                "categories": dict(sorted(cats.items())),
+                "tokens": _token_stats([pool.tokens[i] for i in in_train + in_val]),
+                "files": [
+                    {"path": ix.path, "sha256": ix.sha256, "bytes": ix.size, "records": ix.records}
+                    for ix in pool.files
+                ],
+            }
+        )
+    all_tokens = [pools[p].tokens[i] for p, i in train + val]
+    total_cats: Counter[str] = Counter()
+    for s in per_source:
+        total_cats.update(s["categories"])
+    return {
+        "recipe": {
+            "name": rec.name,
+            "origin": rec.origin,
+            "total": rec.total,
+            "seed": rec.seed,
+            "val_fraction": rec.val_fraction,
+        },
+        "outputs": outputs,
+        "sources": per_source,
+        "categories": dict(sorted(total_cats.items())),
+        "upsample_factors": {k: round(v, 6) for k, v in factors.items()},
+        "dropped": {
+            reason: sum(s["dropped"][reason] for s in per_source)
+            for reason in ("duplicate", "contaminated")
+        },
+        "dedup": DEDUP_HASH,
+        "tokens": {"proxy": TOKEN_PROXY, **_token_stats(all_tokens)},
+    }
