@@ -1,0 +1,62 @@
+"""One definition for a CLI flag and its config field: a dataclass field with ``help`` metadata.
+
+Each stage keeps its options in a dataclass; :func:`add_arguments` turns the fields into argparse
+flags and :func:`from_args` builds the dataclass back from the parsed namespace.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import types
+import typing
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+def option(default: Any = dataclasses.MISSING, help: str = "", **argparse_kwargs: Any) -> Any:
+    """A dataclass field that is also a CLI flag (``--field-name``); extra kwargs go to argparse."""
+    meta = {"help": help, "argparse": argparse_kwargs}
+    if isinstance(default, (list, dict, set)):
+        value = default
+        return dataclasses.field(default_factory=lambda: type(value)(value), metadata=meta)
+    return dataclasses.field(default=default, metadata=meta)
+
+
+def _base_type(tp: Any) -> tuple[Any, bool]:
+    """(scalar type, optional?) for annotations such as ``int | None``."""
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        return (args[0] if len(args) == 1 else str), True
+    return tp, False
+
+
+def add_arguments(parser: argparse.ArgumentParser, cls: type) -> None:
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        if "help" not in f.metadata:
+            continue
+        flag = "--" + f.name.replace("_", "-")
+        kwargs = dict(f.metadata.get("argparse", {}))
+        tp, _ = _base_type(hints[f.name])
+        default = f.default if f.default is not dataclasses.MISSING else None
+        if f.default_factory is not dataclasses.MISSING:  # type: ignore[misc]
+            default = f.default_factory()  # type: ignore[misc]
+        help_text = f.metadata["help"]
+        if tp is bool:
+            kwargs.setdefault("action", argparse.BooleanOptionalAction)
+        elif typing.get_origin(tp) is list:
+            kwargs.setdefault("nargs", "*")
+            kwargs.setdefault("type", typing.get_args(tp)[0])
+        elif tp in (int, float, str):
+            kwargs.setdefault("type", tp)
+        if default not in (None, "", [], False):
+            help_text += f" (default: {default})"
+        parser.add_argument(flag, dest=f.name, default=default, help=help_text, **kwargs)
+
+
+def from_args(cls: type[T], ns: argparse.Namespace) -> T:
+    names = {f.name for f in dataclasses.fields(cls) if f.init}
+    return cls(**{k: v for k, v in vars(ns).items() if k in names})

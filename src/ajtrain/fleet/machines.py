@@ -1,0 +1,101 @@
+"""Machines and fleets: loading the user's inventory (YAML or JSON) with clear errors."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+STATUSES = ("running", "stopped")
+
+
+@dataclass(frozen=True)
+class Machine:
+    name: str
+    status: str = "running"
+    env: str = ""
+    role: str = ""
+    owner: str = ""
+    tags: tuple[str, ...] = ()
+    protected: bool = False  # e.g. the user's own workstation
+
+    def to_dict(self) -> dict[str, Any]:
+        """The compact view a tool result shows: empty fields left out."""
+        d: dict[str, Any] = {"name": self.name, "status": self.status}
+        for key in ("env", "role", "owner"):
+            if getattr(self, key):
+                d[key] = getattr(self, key)
+        if self.tags:
+            d["tags"] = list(self.tags)
+        if self.protected:
+            d["protected"] = True
+        return d
+
+
+class FleetError(ValueError):
+    """A bad fleet file; the message names the file, the machine and the field."""
+
+
+_FIELDS = {f.name for f in dataclasses.fields(Machine)}
+
+
+def machine_from_dict(obj: Any, where: str) -> Machine:
+    if not isinstance(obj, dict):
+        raise FleetError(f"{where}: expected a mapping with at least 'name'")
+    unknown = set(obj) - _FIELDS
+    if unknown:
+        raise FleetError(f"{where}: unknown field(s) {sorted(unknown)}; allowed: {sorted(_FIELDS)}")
+    name = obj.get("name")
+    if not isinstance(name, str) or not name.strip():
+        raise FleetError(f"{where}: field 'name' is missing or empty")
+    if name != name.strip() or any(c.isspace() for c in name):
+        raise FleetError(f"{where}: field 'name' {name!r} must not contain whitespace")
+    status = obj.get("status", "running")
+    if status not in STATUSES:
+        raise FleetError(f"{where}: field 'status' is {status!r}; expected one of {STATUSES}")
+    for key in ("env", "role", "owner"):
+        if not isinstance(obj.get(key, ""), str):
+            raise FleetError(f"{where}: field '{key}' must be a string")
+    tags = obj.get("tags", [])
+    if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+        raise FleetError(f"{where}: field 'tags' must be a list of strings")
+    if not isinstance(obj.get("protected", False), bool):
+        raise FleetError(f"{where}: field 'protected' must be true or false")
+    return Machine(**{**obj, "tags": tuple(tags)})
+
+
+def check_unique(machines: list[Machine], where: str) -> None:
+    seen: set[str] = set()
+    for m in machines:
+        if m.name in seen:
+            raise FleetError(f"{where}: duplicate machine name {m.name!r}")
+        seen.add(m.name)
+
+
+def load_fleet(path: str | Path) -> list[Machine]:
+    """Read a fleet file: a list of machines, or a mapping with a ``machines`` list.
+
+    Names are exact and case-sensitive (``domain02`` and ``Domain02`` are two machines); a
+    duplicate name, a missing name or a bad status is an error naming the file and machine.
+    """
+    path = Path(path)
+    text = path.read_text()
+    try:
+        data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    except (json.JSONDecodeError, yaml.YAMLError) as e:
+        raise FleetError(f"{path}: not valid {path.suffix.lstrip('.') or 'YAML'}: {e}") from None
+    if isinstance(data, dict):
+        data = data.get("machines")
+    if not isinstance(data, list) or not data:
+        raise FleetError(f"{path}: expected a non-empty list of machines (or a 'machines:' list)")
+    machines = []
+    for i, obj in enumerate(data):
+        label = obj.get("name", f"#{i + 1}") if isinstance(obj, dict) else f"#{i + 1}"
+        machines.append(machine_from_dict(obj, f"{path}: machine {label}"))
+    check_unique(machines, str(path))
+    return machines
+

@@ -1,0 +1,79 @@
+"""The generator: scenarios → expert episodes → verified records.
+
+Every written trajectory passes the checker; one that does not is a bug and stops the run with
+the violation, it is never dropped silently.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from collections.abc import Iterator
+
+from ..records import Record, make_record
+from ..fleet import tool_schemas
+from .checker import check_transcript
+from .episode import run_episode
+from .policies import Expert
+from .scenario import Scenario
+
+# Mix of categories for --n (the canonical 20's proportions, plus read-only requests).
+WEIGHTS = {
+    "explicit": 0.18,
+    "ambiguous": 0.22,
+    "error_recovery": 0.13,
+    "bulk_confirmation": 0.14,
+    "guardrail": 0.08,
+    "not_found": 0.13,
+    "read_only": 0.12,
+}
+GENERATOR_VERSION = "1"
+
+
+class GenerationError(RuntimeError):
+    """The expert produced a trajectory the checker rejects: a bug in ajtrain, not in the input."""
+
+
+def category_counts(n: int, weights: dict[str, float] = WEIGHTS) -> dict[str, int]:
+    """Exact integer counts summing to ``n`` (largest remainder), every category at least 1."""
+    raw = {c: n * w for c, w in weights.items()}
+    counts = {c: int(x) for c, x in raw.items()}
+    for c in sorted(raw, key=lambda c: raw[c] - counts[c], reverse=True)[: n - sum(counts.values())]:
+        counts[c] += 1
+    return counts
+
+
+def scenario_to_record(scenario: Scenario, policy=None, user_pool: str = "train") -> Record:
+    """Play the expert on ``scenario``, check the transcript, and return it as a record."""
+    ep = run_episode(scenario, policy or Expert(), user_pool)
+    verdict = check_transcript(scenario, ep.messages)
+    if not verdict.ok or ep.truncated:
+        problems = "; ".join(map(str, verdict.violations)) or "episode did not finish"
+        raise GenerationError(f"scenario {scenario.id}: expert trajectory rejected: {problems}")
+    return make_record(
+        id=scenario.id,
+        source="shutdown",
+        category=scenario.category,
+        tools=tool_schemas(),
+        messages=ep.messages,
+        meta={"scenario": scenario.to_dict(), "checker": "pass", "generator": GENERATOR_VERSION},
+    )
+
+
+def procedural_scenarios(n: int, seed: int, pool: str = "train", fleet=None) -> Iterator[Scenario]:
+    """``n`` varied scenarios; with ``fleet`` (the user's inventory) they are built on it."""
+    from .build import build
+    from .custom import build_on_fleet
+
+    counts = category_counts(n)
+    order = [c for c, k in counts.items() for _ in range(k)]
+    rng = random.Random(seed)
+    rng.shuffle(order)
+    seq: Counter[str] = Counter()
+    for category in order:
+        seq[category] += 1
+        sid = f"shutdown/{category}/{seed}-{seq[category]:05d}"
+        if fleet is None:
+            yield build(category, rng, pool, sid)
+        else:
+            yield build_on_fleet(category, rng, fleet, sid)

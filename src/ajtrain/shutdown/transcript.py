@@ -1,0 +1,64 @@
+"""Reading facts back out of a transcript (list of messages): what was listed, what was said."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from ..fleet import READ_TOOLS
+from ..records import Message
+
+
+def tool_call_name(call: dict) -> str:
+    return call.get("function", {}).get("name", "")
+
+
+def tool_call_args(call: dict) -> dict[str, Any]:
+    """Parsed arguments, or {} when they are not a JSON object (a malformed call)."""
+    try:
+        args = orjson.loads(call.get("function", {}).get("arguments") or "{}")
+    except orjson.JSONDecodeError:
+        return {}
+    return args if isinstance(args, dict) else {}
+
+
+def read_result_machines(msg: Message) -> list[dict[str, Any]]:
+    """Machines shown by a list_agents/get_agent result message ([] for errors and other tools)."""
+    if msg.get("role") != "tool" or msg.get("name") not in READ_TOOLS:
+        return []
+    try:
+        data = orjson.loads(msg.get("content") or "")
+    except orjson.JSONDecodeError:
+        return []
+    items = data if isinstance(data, list) else [data]
+    return [m for m in items if isinstance(m, dict) and isinstance(m.get("name"), str)]
+
+
+def seen_machines(messages: list[Message]) -> dict[str, dict[str, Any]]:
+    """Every machine shown by a read tool so far, latest view wins."""
+    seen: dict[str, dict[str, Any]] = {}
+    for msg in messages:
+        for m in read_result_machines(msg):
+            seen[m["name"]] = m
+    return seen
+
+
+def last_index(messages: list[Message], role: str, start: int = 0) -> int:
+    for i in range(len(messages) - 1, start - 1, -1):
+        if messages[i].get("role") == role:
+            return i
+    return -1
+
+
+def last_text(messages: list[Message], role: str, before: int | None = None) -> str:
+    """Content of the last text message of ``role`` (assistant: one without tool calls)."""
+    end = len(messages) if before is None else before
+    for msg in reversed(messages[:end]):
+        if msg.get("role") == role and not msg.get("tool_calls"):
+            return msg.get("content") or ""
+    return ""
+
+
+def calls_in(msg: Message) -> list[dict]:
+    return list(msg.get("tool_calls") or []) if msg.get("role") == "assistant" else []
