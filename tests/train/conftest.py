@@ -63,6 +63,18 @@ def records_file(tmp_path: Path) -> Path:
     return path
 
 
+@pytest.fixture
+def make_shutdown_records():
+    """``make(n, seed=0)`` → hand-built shutdown-style records."""
+    return make_records
+
+
+@pytest.fixture
+def tiny_flags() -> dict:
+    """TrainConfig overrides for a seconds-long tiny run."""
+    return dict(TINY_FLAGS)
+
+
 TINY_FLAGS = dict(
     tiny_vocab=400, tiny_hidden=32, tiny_layers=2, tiny_heads=2, tiny_tokenizer_rows=200,
     max_length=512, batch_tokens=2048, logging_steps=1, eval_steps=5, save_steps=5,

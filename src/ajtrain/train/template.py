@@ -4,8 +4,9 @@ Most chat templates have no ``{% generation %}`` markers, so the assistant spans
 rendering prefixes of the conversation: the text of ``messages[:i]`` with the generation prompt
 ends where assistant turn ``i`` begins, and the text of ``messages[:i+1]`` ends where it ends.
 For templates whose output is prefix-stable (Qwen2.5, Llama 3, Mistral, the tiny template) these
-offsets are exact; templates that rewrite history (e.g. dropping earlier reasoning) fall back to
-the longest common prefix and are counted, see :class:`SpanFinder`.
+offsets are exact. When a template renders history differently from a prefix (Mistral moves
+the tool list), the turn's own text is searched for after the previous turn; what still fails
+(earlier reasoning dropped, as in Qwen3) falls back to common prefixes and is counted.
 """
 
 from __future__ import annotations
@@ -113,21 +114,30 @@ class SpanFinder:
 
     def __call__(self, messages: list[dict], tools: list[dict]) -> tuple[str, list[tuple[int, int]]]:
         full = self.render(messages, tools, False)
-        spans = []
+        spans: list[tuple[int, int]] = []
         for i, msg in enumerate(messages):
             if msg["role"] != "assistant":
                 continue
             before = self.render(messages[:i], tools, True) if i else ""
             through = self.render(messages[: i + 1], tools, False)
-            start = _common_prefix_len(before, full)
-            end = _common_prefix_len(through, full)
-            if start != len(before) or end != len(through):
-                self.inexact += 1
+            start, end = len(before), len(through)
+            if not (full.startswith(through) and through.startswith(before)):
+                start, end = self._relocate(full, before, through, spans[-1][1] if spans else 0)
             while end > start and full[end - 1].isspace():
                 end -= 1
             if end > start:
                 spans.append((start, end))
         return full, spans
+
+    def _relocate(self, full: str, before: str, through: str, cursor: int) -> tuple[int, int]:
+        # The template renders history differently from the prefix (e.g. Mistral moves the tool
+        # list before the last user turn): find this turn's own text after the previous turn.
+        piece = through[len(os.path.commonprefix([before, through])) :]
+        at = full.find(piece, cursor) if piece else -1
+        if at >= 0:
+            return at, at + len(piece)
+        self.inexact += 1  # e.g. earlier reasoning dropped: best effort
+        return _common_prefix_len(before, full), _common_prefix_len(through, full)
 
 
 def token_mask(offsets: list[tuple[int, int]], spans: list[tuple[int, int]]) -> list[bool]:
