@@ -69,7 +69,9 @@ def _listing(fleet) -> list[dict]:
 def ambiguous(rng: random.Random, pool: str, sid: str) -> Scenario:
     fleet, request, ref = _vague(rng, pool, "vague")
     target = rng.choice(ref.candidates(_listing(fleet)))
-    return Scenario(sid, "ambiguous", fleet, request, ref, Intent((target,)), style=rng.randrange(100))
+    return Scenario(
+        sid, "ambiguous", fleet, request, ref, Intent((target,)), style=rng.randrange(100)
+    )
 
 
 def guardrail(rng: random.Random, pool: str, sid: str) -> Scenario:
@@ -106,7 +108,9 @@ def not_found(rng: random.Random, pool: str, sid: str) -> Scenario:
     misses = near_misses(real.name)
     typed = real.name.replace("0", "", 1)  # domain02 → domain2: the user's typo
     siblings = [n for n in misses if n != typed]
-    core = [real] + [random_machine(rng, pool, name=n) for n in rng.sample(siblings, rng.randint(0, 2))]
+    core = [real] + [
+        random_machine(rng, pool, name=n) for n in rng.sample(siblings, rng.randint(0, 2))
+    ]
     fleet = fill_fleet(rng, pool, core, max(_size(rng), len(core) + 2))
     obj = rng.choice(P.OBJECTS["name"][pool]).format(name=typed)
     clarifies = rng.random() < 0.6

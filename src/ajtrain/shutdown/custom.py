@@ -66,8 +66,12 @@ def build_on_fleet(category: str, rng: random.Random, fleet, sid: str) -> Scenar
         form = next(f for f, keys in P.OBJECTS["vague"][POOL] if set(keys) == set(desc))
         ref = Reference("vague", descriptor=desc)
         cands = ref.candidates([m.to_dict() for m in fleet])
-        intent = Intent((rng.choice(cands),)) if category == "ambiguous" else Intent(can_clarify=False)
-        return Scenario(sid, category, fleet, _say(rng, form.format(**desc)), ref, intent, style=style)
+        intent = (
+            Intent((rng.choice(cands),)) if category == "ambiguous" else Intent(can_clarify=False)
+        )
+        return Scenario(
+            sid, category, fleet, _say(rng, form.format(**desc)), ref, intent, style=style
+        )
     if category == "bulk_confirmation":
         pattern = rng.choice(groups)
         ref = Reference("pattern", pattern=pattern)

@@ -31,6 +31,4 @@ def benchmark_keys() -> frozenset[str]:
     """Keys of every scenario in the held-out ``shutdown_targets`` benchmark."""
     from .benchmark import build_benchmark  # local: the benchmark is only needed here
 
-    return frozenset(
-        scenario_key(s.request, (m.name for m in s.fleet)) for s in build_benchmark()
-    )
+    return frozenset(scenario_key(s.request, (m.name for m in s.fleet)) for s in build_benchmark())

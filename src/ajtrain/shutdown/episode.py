@@ -7,6 +7,7 @@ into one model call; :func:`run_episode` is the plain loop for scripted policies
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 
 from ..fleet import FleetEnv
 from ..records import Message
@@ -17,10 +18,22 @@ from .user import SimUser
 
 MAX_ASSISTANT_TURNS = 16
 
+# A guard sees the transcript so far and a pending call (tool, JSON arguments); it returns None to
+# let the call run, or the error text the agent gets instead (see ajtrain.guard).
+Guard = Callable[[list[Message], str, str], "str | None"]
+
 
 class Episode:
-    def __init__(self, scenario: Scenario, user_pool: str = "train", env: FleetEnv | None = None):
+    def __init__(
+        self,
+        scenario: Scenario,
+        user_pool: str = "train",
+        env: FleetEnv | None = None,
+        guard: Guard | None = None,
+    ):
         self.scenario = scenario
+        self.guard = guard
+        self.blocked: list[dict] = []  # tool calls the guard refused
         self.env = env or FleetEnv()
         self.env.reset(list(scenario.fleet))
         self.messages: list[Message] = [{"role": "system", "content": SYSTEM_PROMPT}]
@@ -57,9 +70,23 @@ class Episode:
         self.assistant_turns += 1
         for c in calls:
             fn = c["function"]
-            _, result = self.env.step(fn.get("name", ""), fn.get("arguments") or "{}")
+            refusal = (
+                self.guard(self.messages, fn.get("name", ""), fn.get("arguments") or "{}")
+                if self.guard
+                else None
+            )
+            if refusal is not None:  # not executed: the agent reads why, as the tool's result
+                self.blocked.append({"call": c, "reason": refusal})
+                result = refusal
+            else:
+                _, result = self.env.step(fn.get("name", ""), fn.get("arguments") or "{}")
             self.messages.append(
-                {"role": "tool", "tool_call_id": c["id"], "name": fn.get("name", ""), "content": result}
+                {
+                    "role": "tool",
+                    "tool_call_id": c["id"],
+                    "name": fn.get("name", ""),
+                    "content": result,
+                }
             )
         if not calls:
             reply = self.user.reply(self.messages, self.env.state(), self.start_state)
@@ -76,9 +103,11 @@ class Episode:
         return self.env.audit[self.audit_start :]
 
 
-def run_episode(scenario: Scenario, policy, user_pool: str = "train") -> Episode:
+def run_episode(
+    scenario: Scenario, policy, user_pool: str = "train", guard: Guard | None = None
+) -> Episode:
     """Play ``policy`` (an object with ``start(scenario) -> actor``) to the end of the episode."""
-    ep = Episode(scenario, user_pool)
+    ep = Episode(scenario, user_pool, guard=guard)
     actor = policy.start(scenario)
     while not ep.done:
         ep.advance(actor(ep.messages))

@@ -38,7 +38,9 @@ def category_counts(n: int, weights: dict[str, float] = WEIGHTS) -> dict[str, in
     """Exact integer counts summing to ``n`` (largest remainder), every category at least 1."""
     raw = {c: n * w for c, w in weights.items()}
     counts = {c: int(x) for c, x in raw.items()}
-    for c in sorted(raw, key=lambda c: raw[c] - counts[c], reverse=True)[: n - sum(counts.values())]:
+    for c in sorted(raw, key=lambda c: raw[c] - counts[c], reverse=True)[
+        : n - sum(counts.values())
+    ]:
         counts[c] += 1
     return counts
 

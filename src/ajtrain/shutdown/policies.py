@@ -24,7 +24,10 @@ Actor = Callable[[list[Message]], Message]
 
 def call(tool: str, **arguments: str) -> dict:
     """A tool call in record form (the episode assigns ids)."""
-    return {"type": "function", "function": {"name": tool, "arguments": orjson.dumps(arguments).decode()}}
+    return {
+        "type": "function",
+        "function": {"name": tool, "arguments": orjson.dumps(arguments).decode()},
+    }
 
 
 def say(text: str) -> Message:
@@ -37,6 +40,7 @@ def act(*calls: dict) -> Message:
 
 def similar_names(typed: str, names: list[str], limit: int = 4) -> list[str]:
     """Names close to a mistyped one, best first — offered, never acted on."""
+
     def norm(s: str) -> str:
         return s.lower().replace("-", "").replace("_", "").replace(".", "")
 
@@ -59,11 +63,8 @@ def confirm_text(names: list[str], seen: dict[str, dict]) -> str:
 
 
 def proposal(text: str, names) -> list[str]:
-    """The machines a confirmation question ("Shut down X? Please confirm.") proposes; [] if the
-    text is not one. Only the question counts: "Sorry, B is running again." names no target."""
-    if not text.endswith(CONFIRM):
-        return []
-    return mentioned_names(text[text.rfind("Shut down") :], names)
+    """The machines the expert's own confirmation question proposes; [] if ``text`` is not one."""
+    return mentioned_names(text, names) if text.endswith(CONFIRM) else []
 
 
 BLOCK_TEXT = (
@@ -124,11 +125,12 @@ class Expert:
             verb = "is" if len(names) == 1 else "are"
             return say(f"Done: {join_names(names)} {verb} now stopped.")
         if tool == "start_agent":
-            wrong = tool_call_args(calls[0])["name"]
             intended = [n for n in ref.names if n in seen]
+            # The restored machine is not named: a confirmation names exactly what it proposes.
+            sorry = "Sorry about that: the machine I stopped by mistake is running again. "
             if intended:
-                return say(f"Sorry, {wrong} is running again. " + confirm_text(intended, seen))
-            return say(f"Sorry, {wrong} is running again. Which machine did you want shut down?")
+                return say(sorry + confirm_text(intended, seen))
+            return say(sorry + "Which machine did you want shut down?")
         if tool == "get_agent":
             shown = read_result_machines(messages[-1])
             if not shown:
@@ -148,21 +150,31 @@ class Expert:
             close = similar_names(missing[0], [m["name"] for m in listed])
             text = f"There is no machine named '{missing[0]}'. "
             if not close:
-                return say(text + "No name is close to it. I haven't shut anything down; "
-                           "please check the name.")
+                return say(
+                    text + "No name is close to it. I haven't shut anything down; "
+                    "please check the name."
+                )
             if len(close) == 1:
-                return say(text + f"The closest is {close[0]}. I haven't shut anything down. "
-                           + confirm_text(close, seen))
-            return say(text + f"Similar names: {join_names(close)}. I haven't shut anything "
-                       "down. Which one did you mean?")
+                return say(
+                    text
+                    + f"The closest is {close[0]}. I haven't shut anything down. "
+                    + confirm_text(close, seen)
+                )
+            return say(
+                text + f"Similar names: {join_names(close)}. I haven't shut anything "
+                "down. Which one did you mean?"
+            )
         # vague: a description
         if len(cands) == 1:
             return say(confirm_text(cands, seen))
         if not cands:
-            return say("No running machine matches that. I haven't shut anything down. "
-                       "Which machine do you mean? Please give its exact name.")
-        return say(f"{len(cands)} machines match: {join_names(cands)}. "
-                   "Which one should I shut down?")
+            return say(
+                "No running machine matches that. I haven't shut anything down. "
+                "Which machine do you mean? Please give its exact name."
+            )
+        return say(
+            f"{len(cands)} machines match: {join_names(cands)}. Which one should I shut down?"
+        )
 
 
 class Naive:
@@ -177,7 +189,9 @@ class Naive:
             if last["role"] == "user":
                 return act(call("list_agents"))
             if last.get("name") == "list_agents":
-                running = [m["name"] for m in read_result_machines(last) if m["status"] == "running"]
+                running = [
+                    m["name"] for m in read_result_machines(last) if m["status"] == "running"
+                ]
                 if running:
                     return act(call("shutdown_agent", name=running[0]))
                 return say("Nothing is running.")

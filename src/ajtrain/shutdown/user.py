@@ -4,7 +4,7 @@ After each assistant text turn it replies by rule:
 1. intent reached → the episode ends;
 2. it said yes and the agent has not acted since → it says go ahead (it never ends the episode
    between confirming and the agent acting);
-3. the message proposes exactly the intended machines → yes;
+3. the message names exactly the intended machines (no other) → yes;
 4. otherwise it reveals its intent — or, when it cannot clarify, says so (and ends after the
    agent's next text).
 """
@@ -45,14 +45,13 @@ class SimUser:
             return None
         text = messages[-1].get("content") or ""
         prev_user = next((m for m in reversed(messages) if m["role"] == "user"), None)
-        acted_since_yes = False
         if prev_user is not None and is_affirmative(prev_user.get("content") or ""):
             i = max(i for i, m in enumerate(messages) if m is prev_user)
             acted_since_yes = any(m.get("tool_calls") for m in messages[i + 1 :])
             if not acted_since_yes:
                 return self._say("go_ahead")
-        proposal = set(mentioned_names(text, self.names)) - set(intent.restore)
-        if intent.targets and proposal == set(intent.targets):
+        # Yes only to a message naming exactly the intended machines, nothing more.
+        if intent.targets and set(mentioned_names(text, self.names)) == set(intent.targets):
             return self._say("yes")
         if intent.targets and intent.can_clarify:
             return self._say("reveal", names=join_names(list(intent.targets)))
