@@ -1,0 +1,241 @@
+"""``load_toucan``: source -> subset/quality filters -> seeded sample -> convert -> JSONL + rejects.
+
+Accounting (stored in ``<output stem>_summary.json`` and printed): ``scanned`` rows came out of
+the source; ``skipped_subset`` were other subsets and ``not_sampled`` fell outside the sample, so
+neither was read; every row that was read is either kept (a record in the output) or rejected
+(a line in the rejects file with its reason): ``read = kept + rejected``. Rows failing a quality
+threshold are rejected before sampling, so ``--sample N`` draws N rows among those that pass;
+a reject line for them holds the uuid, reason and scores, while a row the converter rejects is
+stored whole, to be inspected.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from ..config import option
+from ..records import atomic_write, write_json
+from .convert import SOURCE, Reject, convert_row
+from .filters import Thresholds, check, scores
+from .sample import SelectionSampler, parse_sample
+from .source import CONFIGS, HUB_REPO, SFT_COLUMNS, TEACHER_COLUMNS, Hub, Mirror, open_source
+
+SUBSETS = ("single-turn-original", "single-turn-diversify", "irrelevant", "multi-turn")
+ASSESSMENTS = ("question_quality_assessment", "response_quality_assessment")
+
+
+@dataclass
+class LoadConfig:
+    """Options of ``ajtrain load toucan`` (each field is also its CLI flag)."""
+
+    config: str | None = option(
+        None,
+        help="dataset config: Kimi-K2, OSS, Qwen3 (teacher trajectories) or SFT. Default: the "
+        "local mirror's folder name, else Kimi-K2",
+        choices=CONFIGS,
+    )
+    source: str | None = option(
+        None,
+        help="local mirror to read instead of the HF hub: a folder of parquet shards or JSONL "
+        "(a config folder like .../Kimi-K2, or a mirror root holding config folders)",
+        metavar="DIR",
+    )
+    hub_repo: str = option(HUB_REPO, help="HF dataset to stream when no --source is given")
+    sample: str = option(
+        "all",
+        help="how many rows to draw, uniformly at random and seeded (the guide uses 100, 5000, "
+        "50000, 500000), or 'all'",
+        metavar="N|all",
+    )
+    sample_seed: int = option(0, help="seed of the --sample draw")
+    subset: list[str] = option(
+        [], help="keep only these subset_name values (default: all four)", choices=SUBSETS
+    )
+    min_question_score: float | None = option(None, help="min question overall_score (1-5)")
+    min_response_score: float | None = option(None, help="min response overall_score (1-5)")
+    min_question_quality: float | None = option(None, help="min question_quality score (1-5)")
+    min_scenario_realism: float | None = option(None, help="min scenario_realism score (1-5)")
+    min_completeness: float | None = option(None, help="min response completeness (1-5)")
+    min_conciseness: float | None = option(None, help="min response conciseness (1-5)")
+    min_desired_tools_used: float | None = option(
+        None, help="min desired_tools_used_percentage (0-1)"
+    )
+    require_order_correct: bool = option(False, help="keep only rows judged order_correctness")
+    output: str | None = option(
+        None, help="output JSONL (default: data/toucan_<config>_trajectories.jsonl)", metavar="FILE"
+    )
+    rejects: str | None = option(
+        None, help="rejects JSONL (default: beside the output, *_rejects.jsonl)", metavar="FILE"
+    )
+    progress: bool = option(True, help="show a progress bar on stderr")
+
+    def thresholds(self) -> Thresholds:
+        names = Thresholds.__dataclass_fields__
+        return Thresholds(**{k: v for k, v in asdict(self).items() if k in names})
+
+
+@dataclass
+class LoadSummary:
+    """What a load did; ``read == kept + rejected`` always holds."""
+
+    config: str
+    source: str
+    output: str
+    rejects: str
+    summary: str
+    sample: int | None
+    sample_seed: int
+    subsets: list[str]
+    scanned: int = 0
+    skipped_subset: int = 0
+    not_sampled: int = 0
+    kept: int = 0
+    rejected: int = 0
+    reasons: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    @property
+    def read(self) -> int:
+        return self.kept + self.rejected
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "read": self.read}
+
+
+def output_paths(cfg: LoadConfig, config: str) -> tuple[Path, Path, Path]:
+    """(records, rejects, summary) paths; the latter two sit beside the output by default."""
+    out = Path(cfg.output or f"data/toucan_{config}_trajectories.jsonl")
+    stem = out.stem.removesuffix("_trajectories")
+    rejects = Path(cfg.rejects) if cfg.rejects else out.with_name(f"{stem}_rejects.jsonl")
+    return out, rejects, out.with_name(f"{stem}_summary.json")
+
+
+def _columns(config: str, wanted: tuple[str, ...]) -> list[str]:
+    have = SFT_COLUMNS if config == "SFT" else TEACHER_COLUMNS
+    return [c for c in wanted if c in have]
+
+
+def _eligible(row: dict, subsets: set[str] | None, t: Thresholds) -> bool:
+    if subsets and row.get("subset_name") not in subsets:
+        return False
+    if not t.active:
+        return True
+    try:
+        return check(row, scores(row), t) is None
+    except Reject:
+        return False
+
+
+def count_eligible(src: Mirror | Hub, subsets: set[str] | None, t: Thresholds) -> int:
+    """The sampling population: rows passing the subset and quality filters (cheap columns)."""
+    if not subsets and not t.active:
+        known = src.num_rows()
+        if known is not None:
+            return known
+    cols = _columns(src.config, ("uuid", "subset_name", *(ASSESSMENTS if t.active else ())))
+    return sum(_eligible(row, subsets, t) for row in src.rows(cols))
+
+
+def _progress(enabled: bool, total: int | None, label: str):
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    progress = Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        disable=not enabled,
+        transient=True,
+    )
+    return progress, progress.add_task(label, total=total)
+
+
+def load_toucan(cfg: LoadConfig) -> LoadSummary:
+    """Stream, filter, sample and convert Toucan rows; write records, rejects and a summary."""
+    src = open_source(cfg.source, cfg.config, cfg.hub_repo)
+    config, n, t = src.config, parse_sample(cfg.sample), cfg.thresholds()
+    if config == "SFT" and t.active:
+        raise ValueError(
+            "the SFT config has no quality assessments: drop the --min-*/--require-* filters"
+        )
+    subsets = set(cfg.subset) or None
+    out, rejects, summary_path = output_paths(cfg, config)
+    where = str(cfg.source) if cfg.source else f"hf://{cfg.hub_repo} ({config})"
+    summary = LoadSummary(
+        config,
+        where,
+        str(out),
+        str(rejects),
+        str(summary_path),
+        n,
+        cfg.sample_seed,
+        sorted(subsets or ()),
+    )
+    start = time.perf_counter()
+    sampler = None
+    if n is not None:
+        sampler = SelectionSampler(count_eligible(src, subsets, t), n, cfg.sample_seed)
+    total = sampler.remaining if sampler else (src.num_rows() if not subsets else None)
+    reasons: Counter[str] = Counter()
+    seen: dict[str, int] = {}
+    teacher = config != "SFT"
+    columns = _columns(config, (*TEACHER_COLUMNS[:-1], "tools"))  # metadata is never needed
+    progress, task = _progress(cfg.progress, total, f"toucan {config}")
+
+    def reject(row: dict, reason: str, detail: str = "", keep_row: bool = False, **extra) -> None:
+        reasons[reason] += 1
+        entry = {
+            "uuid": row.get("uuid"),
+            "subset": row.get("subset_name"),
+            "reason": reason,
+            "detail": detail,
+            **extra,
+        }
+        if keep_row:
+            entry["row"] = row
+        fr.write(orjson.dumps(entry) + b"\n")
+
+    with atomic_write(out) as fo, atomic_write(rejects) as fr, progress:
+        for row in src.rows(columns):
+            summary.scanned += 1
+            if summary.scanned % 256 == 0:
+                progress.update(task, completed=summary.scanned - summary.skipped_subset)
+            if subsets and row.get("subset_name") not in subsets:
+                summary.skipped_subset += 1
+                continue
+            try:
+                s = scores(row) if teacher else {}
+            except Reject as e:
+                reject(row, e.reason, e.detail, keep_row=True)
+                continue
+            reason = check(row, s, t) if t.active else None
+            if reason:
+                reject(row, reason, scores=s)
+                continue
+            if sampler is not None and not sampler.take():
+                summary.not_sampled += 1
+                continue
+            uuid = row.get("uuid") or f"row{summary.scanned}"
+            k = seen[uuid] = seen.get(uuid, 0) + 1  # a repeated uuid gets "#2", "#3", ...
+            rid = f"{SOURCE}/{config}/{uuid}" + (f"#{k}" if k > 1 else "")
+            try:
+                rec = convert_row(row, config, rid, s)
+            except Reject as e:
+                reject(row, e.reason, e.detail, keep_row=True)
+                continue
+            fo.write(orjson.dumps(rec))
+            fo.write(b"\n")
+            summary.kept += 1
+            if sampler is not None and sampler.done:
+                break  # the whole sample is drawn: the rest of the stream is not read
+    summary.rejected = sum(reasons.values())
+    summary.reasons = dict(sorted(reasons.items()))
+    summary.seconds = round(time.perf_counter() - start, 3)
+    write_json(summary_path, summary.to_dict())
+    return summary
