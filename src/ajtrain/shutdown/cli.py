@@ -6,7 +6,6 @@ import argparse
 import time
 from collections import Counter
 from dataclasses import dataclass
-from pathlib import Path
 
 from rich.console import Console
 from rich.progress import Progress
@@ -22,9 +21,13 @@ TASK = "shutdown_target_selection"
 @dataclass
 class GenerateConfig:
     task: str = option(TASK, help="the task to generate trajectories for", choices=[TASK])
-    n: int | None = option(None, help="write N procedurally varied trajectories instead of the canonical 20")
+    n: int | None = option(
+        None, help="write N procedurally varied trajectories instead of the canonical 20"
+    )
     seed: int = option(0, help="random seed: the same seed gives byte-identical output")
-    fleet: str | None = option(None, help="your own inventory (YAML/JSON): build the scenarios on it")
+    fleet: str | None = option(
+        None, help="your own inventory (YAML/JSON): build the scenarios on it"
+    )
     out: str = option("data/shutdown_trajectories.jsonl", help="output JSONL file")
     load_dataset: str | None = option(
         None, help="the original guide's form: load an open dataset instead (same as `ajtrain load`)",

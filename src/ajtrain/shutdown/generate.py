@@ -10,8 +10,8 @@ import random
 from collections import Counter
 from collections.abc import Iterator
 
-from ..records import Record, make_record
 from ..fleet import tool_schemas
+from ..records import Record, make_record
 from .checker import check_transcript
 from .episode import run_episode
 from .policies import Expert

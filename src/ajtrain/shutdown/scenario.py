@@ -110,6 +110,8 @@ class Scenario:
             fleet = tuple(
                 machine_from_dict(m, f"{where}: fleet[{i}]") for i, m in enumerate(d["fleet"])
             )
+            if not fleet:
+                raise ValueError(f"{where}: field 'fleet' is empty")
             return cls(
                 id=str(d["id"]),
                 category=cat,

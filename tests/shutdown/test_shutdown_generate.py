@@ -1,0 +1,126 @@
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+
+import pytest
+
+from ajtrain.fleet import load_fleet
+from ajtrain.records import read_records
+from ajtrain.shutdown import CANONICAL_COUNTS, CATEGORIES, check_record
+from ajtrain.shutdown.canonical import example_fleet_path
+from ajtrain.shutdown.cli import GenerateConfig, generate
+from ajtrain.shutdown.transcript import calls_in, tool_call_args
+
+REPO_FLEET = example_fleet_path()
+
+
+def _write(tmp_path, **kw):
+    out = tmp_path / f"out-{len(list(tmp_path.iterdir()))}.jsonl"
+    stats = generate(GenerateConfig(out=str(out), **kw), progress=False)
+    return out, stats, list(read_records(out))
+
+
+def test_canonical_twenty_match_the_guide(tmp_path):
+    out, stats, recs = _write(tmp_path)
+    assert stats["written"] == 20 == len(recs)
+    assert Counter(r["category"] for r in recs) == Counter(CANONICAL_COUNTS)
+    ids = {r["id"] for r in recs}
+    assert "shutdown/explicit/incident" in ids and len(ids) == 20
+    assert all(check_record(r).ok for r in recs)
+
+
+def test_incident_trajectory_lists_confirms_then_stops_domain02(tmp_path):
+    _, _, recs = _write(tmp_path)
+    rec = next(r for r in recs if r["id"] == "shutdown/explicit/incident")
+    msgs = rec["messages"]
+    assert msgs[1] == {"role": "user", "content": "Shutdown domain02"}
+    tools = [c["function"]["name"] for m in msgs for c in calls_in(m)]
+    assert tools == ["list_agents", "shutdown_agent"]
+    stops = [
+        tool_call_args(c)["name"]
+        for m in msgs
+        for c in calls_in(m)
+        if c["function"]["name"] == "shutdown_agent"
+    ]
+    assert stops == ["domain02"]
+    confirm = next(m for m in msgs if m["role"] == "assistant" and "confirm" in m["content"])
+    assert "domain02" in confirm["content"] and "ians-r16" not in confirm["content"]
+
+
+@pytest.fixture(scope="module")
+def varied(tmp_path_factory):
+    out = tmp_path_factory.mktemp("gen") / "n.jsonl"
+    generate(GenerateConfig(n=700, seed=3, out=str(out)), progress=False)
+    return list(read_records(out))
+
+
+def test_every_category_present_and_every_record_passes_the_checker(varied):
+    assert len(varied) == 700 and len({r["id"] for r in varied}) == 700
+    assert set(Counter(r["category"] for r in varied)) == set(CATEGORIES)
+    bad = [(r["id"], check_record(r).violations) for r in varied if not check_record(r).ok]
+    assert bad == []
+
+
+def _stops(rec):
+    return [tool_call_args(c)["name"] for m in rec["messages"] for c in calls_in(m)
+            if c["function"]["name"] == "shutdown_agent"]  # fmt: skip
+
+
+def _first_text(rec):
+    start = 1 + len(rec["meta"]["scenario"]["history"])
+    return next(
+        m["content"]
+        for m in rec["messages"][start:]
+        if m["role"] == "assistant" and not m.get("tool_calls")
+    )
+
+
+def test_category_behaviours(varied):
+    by = {c: [r for r in varied if r["category"] == c] for c in CATEGORIES}
+    for r in by["ambiguous"]:  # lists the matches and asks which
+        text = _first_text(r)
+        assert text.endswith("Which one should I shut down?"), text
+        assert _stops(r) == list(r["meta"]["scenario"]["intent"]["targets"])
+    for r in by["guardrail"]:
+        assert _stops(r) == [] and "won't shut anything down" in r["messages"][-1]["content"]
+    for r in by["not_found"]:
+        assert _first_text(r).startswith("There is no machine named")
+    for r in by["read_only"]:
+        assert _stops(r) == [] and "confirm" not in _first_text(r).lower()
+    for r in by["bulk_confirmation"]:
+        assert sorted(_stops(r)) == sorted(r["meta"]["scenario"]["intent"]["targets"])
+    for r in by["error_recovery"]:
+        start = 1 + len(r["meta"]["scenario"]["history"])
+        tools = [c["function"]["name"] for m in r["messages"][start:] for c in calls_in(m)]
+        assert tools[0] == "start_agent" and "shutdown_agent" in tools
+
+
+def test_same_seed_same_bytes_other_seed_differs(tmp_path):
+    a, _, _ = _write(tmp_path, n=150, seed=7)
+    b, _, _ = _write(tmp_path, n=150, seed=7)
+    c, _, _ = _write(tmp_path, n=150, seed=8)
+    digest = lambda p: hashlib.sha256(p.read_bytes()).hexdigest()  # noqa: E731
+    assert digest(a) == digest(b) != digest(c)
+
+
+def test_users_own_fleet(tmp_path):
+    names = {m.name for m in load_fleet(REPO_FLEET)}
+    _, stats, recs = _write(tmp_path, n=80, seed=1, fleet=str(REPO_FLEET))
+    assert stats["written"] == 80
+    for r in recs:
+        assert {m["name"] for m in r["meta"]["scenario"]["fleet"]} == names
+        assert check_record(r).ok
+        assert set(_stops(r)) <= names
+
+
+def test_examples_fleet_is_the_packaged_copy():
+    packaged = REPO_FLEET.parents[1] / "src" / "ajtrain" / "shutdown" / "fleet.yaml"
+    assert packaged.read_text() == REPO_FLEET.read_text()
+
+
+def test_load_dataset_form_is_routed_to_the_loader():
+    from ajtrain.cli import build_parser
+
+    args = build_parser().parse_args(["generate", "--load-dataset", "toucan", "--sample", "100"])
+    assert args.load_dataset == "toucan"
