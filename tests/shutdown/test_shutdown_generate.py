@@ -124,3 +124,12 @@ def test_load_dataset_form_is_routed_to_the_loader():
 
     args = build_parser().parse_args(["generate", "--load-dataset", "toucan", "--sample", "100"])
     assert args.load_dataset == "toucan"
+
+
+def test_task_file_matches_the_code():
+    import json
+
+    from ajtrain.shutdown.task import task_description
+
+    path = REPO_FLEET.parents[1] / "tasks" / "shutdown_target_selection.json"
+    assert json.loads(path.read_text()) == json.loads(json.dumps(task_description()))
