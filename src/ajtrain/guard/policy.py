@@ -1,0 +1,156 @@
+"""The target guard: checks a destructive call against the target-safety policy (DESIGN §3)
+before it runs, from the transcript alone.
+
+A destructive call passes only when its target is
+
+- **grounded**: shown by an earlier read-tool result (``list_agents``/``get_agent``) in the
+  transcript;
+- **exact**: exactly (case-sensitively) one of those names, never a near match;
+- **confirmed**: the most recent user message says yes (:func:`is_affirmative`) and the assistant
+  message just before it names this machine. Since every call is checked against that one
+  message, everything acted on after a yes is within the set the user said yes to.
+
+The guard is stateless: it is a pure function of the transcript and the pending call, so the
+same object serves :class:`~ajtrain.shutdown.episode.Episode` (``guard=TargetGuard()``), the
+:class:`~ajtrain.guard.session.GuardSession` wrapper and the MCP proxy. It judges names, not
+intentions: a yes to a message naming several machines confirms each of them (the checker reads
+confirmations the same way).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from ..fleet import DESTRUCTIVE_TOOLS, READ_TOOLS
+from ..records import Message
+from ..shutdown.text import is_affirmative, join_names, mentioned_names
+
+PREFIX = "blocked by ajtrain.guard: "
+ASK = "Name the exact machine(s) to the user and wait for their yes before acting."
+
+
+def shown_names(messages: list[Message], read_tools: Iterable[str] = READ_TOOLS) -> list[str]:
+    """Names shown by read-tool results so far, in first-seen order.
+
+    A result counts when its text is a JSON object with a string ``name``, or a list of them
+    (what ``list_agents``/``get_agent`` return); error texts and other tools count for nothing.
+    """
+    read_tools = set(read_tools)
+    out: dict[str, None] = {}
+    for msg in messages:
+        if msg.get("role") != "tool" or msg.get("name") not in read_tools:
+            continue
+        for name in names_in_result(msg.get("content") or ""):
+            out.setdefault(name)
+    return list(out)
+
+
+def names_in_result(text: str) -> list[str]:
+    """The ``name`` fields of a JSON tool result (an object or a list of objects)."""
+    try:
+        data = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return []
+    items = data if isinstance(data, list) else [data]
+    return [m["name"] for m in items if isinstance(m, dict) and isinstance(m.get("name"), str)]
+
+
+def confirmed_names(messages: list[Message], names: Iterable[str]) -> list[str]:
+    """Machines the user's latest message said yes to ([] when it is not a yes).
+
+    The confirmed set is the names the assistant's last message before that yes mentions,
+    matched exactly among ``names``.
+    """
+    u = next((i for i in range(len(messages) - 1, -1, -1) if messages[i].get("role") == "user"), -1)
+    if u < 0 or not is_affirmative(messages[u].get("content") or ""):
+        return []
+    asked = next((m for m in reversed(messages[:u]) if m.get("role") == "assistant"), None)
+    if asked is None:
+        return []
+    return mentioned_names(asked.get("content") or "", names)
+
+
+def parse_arguments(arguments: str | dict[str, Any] | None) -> dict[str, Any] | None:
+    """A call's arguments as a dict; None when they are not a JSON object."""
+    if isinstance(arguments, dict):
+        return arguments
+    try:
+        args = orjson.loads(arguments or "{}")
+    except orjson.JSONDecodeError:
+        return None
+    return args if isinstance(args, dict) else None
+
+
+@dataclass(frozen=True)
+class TargetGuard:
+    """``guard(messages, tool, arguments) -> None | refusal``: None lets the call run.
+
+    Args:
+        destructive: tools that need a grounded, exact, confirmed target; others pass.
+        read: tools whose JSON results show machines (what grounds a name).
+        target_arg: the argument of a destructive tool that names its target.
+    """
+
+    destructive: tuple[str, ...] = DESTRUCTIVE_TOOLS
+    read: tuple[str, ...] = READ_TOOLS
+    target_arg: str = "name"
+
+    def __call__(
+        self, messages: list[Message], tool: str, arguments: str | dict[str, Any] | None
+    ) -> str | None:
+        return self.check(messages, tool, arguments)
+
+    def check(
+        self,
+        messages: list[Message],
+        tool: str,
+        arguments: str | dict[str, Any] | None,
+        require_confirmation: bool = True,
+    ) -> str | None:
+        """The refusal text for a call that breaks the policy, else None.
+
+        ``require_confirmation=False`` checks grounding and exactness only (the MCP proxy asks
+        the user itself, out of band).
+        """
+        if tool not in self.destructive:
+            return None
+        args = parse_arguments(arguments)
+        target = args.get(self.target_arg) if args is not None else None
+        if not isinstance(target, str) or not target:
+            return (
+                f"{PREFIX}{tool} needs the exact machine name in '{self.target_arg}'. "
+                f"Nothing was done. {ASK}"
+            )
+        call = f"{tool}('{target}')"
+        shown = shown_names(messages, self.read)
+        if target not in shown:
+            return self._not_shown(call, target, shown)
+        if not require_confirmation:
+            return None
+        confirmed = confirmed_names(messages, shown)
+        if not confirmed:
+            return f"{PREFIX}{call} was not confirmed. Nothing was done. {ASK}"
+        if target not in confirmed:
+            return (
+                f"{PREFIX}{call}: the user's yes was to {join_names(confirmed)}, not {target}. "
+                f"Nothing was done. Act only on the machines the user said yes to, or name "
+                f"{target} to the user and wait for their yes."
+            )
+        return None
+
+    def _not_shown(self, call: str, target: str, shown: list[str]) -> str:
+        near = [n for n in shown if n.lower() == target.lower()]
+        if near:  # a case-different spelling: say so, but never act on it
+            return (
+                f"{PREFIX}{call} is not exactly a machine shown (names are exact and "
+                f"case-sensitive; shown: {join_names(near)}). Nothing was done. {ASK}"
+            )
+        reads = " or ".join(self.read) or "a read tool"
+        return (
+            f"{PREFIX}{call} names no machine shown by {reads} in this conversation. "
+            f"Nothing was done. List the machines first, then {ASK[0].lower() + ASK[1:]}"
+        )
