@@ -54,6 +54,8 @@ def print_summary(s: LoadSummary, console: Console | None = None) -> None:
     table.add_row("read", f"{s.read:,} = kept {s.kept:,} + rejected {s.rejected:,}")
     for reason, n in s.reasons.items():
         table.add_row(f"  rejected: {reason}", f"{n:,}")
+    for warning in s.warnings:
+        table.add_row("[yellow]warning[/]", warning)
     table.add_row("records", s.output)
     table.add_row("rejects", s.rejects)
     table.add_row("summary", s.summary)

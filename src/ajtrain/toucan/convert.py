@@ -67,7 +67,9 @@ def strip_tool_template(content: str) -> tuple[str, str | None]:
             return content, None  # malformed: left in place, the leak check rejects it
         declared = content[len(KIMI_PREFIX) : end]
         return content[end + len(KIMI_SUFFIX) :].strip(), declared
-    start = content.find(NOUS_OPEN)
+    # The block is "<tools>\n" + one JSON tool per line + "\n</tools>" (the template's prose
+    # also says "within <tools></tools> XML tags", which is not the block).
+    start = content.find(NOUS_OPEN + "\n")
     if start < 0:
         return content, None
     end = content.find(NOUS_CLOSE, start)
@@ -92,7 +94,9 @@ def _declared_tools(declared: list[str], where: str) -> dict[str, dict]:
                 if isinstance(fn, dict) and isinstance(fn.get("name"), str):
                     tools.setdefault(fn["name"], {"type": "function", "function": fn})
         except (orjson.JSONDecodeError, TypeError, AttributeError) as e:
-            raise Reject("bad_system_tools", f"{where}: declared tools are not valid JSON ({e})")
+            raise Reject(
+                "bad_system_tools", f"{where}: declared tools are not valid JSON ({e})"
+            ) from None
     return tools
 
 
@@ -198,13 +202,12 @@ class _Builder:
 
     def result(self, name: Any, content: Any, where: str) -> None:
         self.close()
-        pending = self.pending
-        for k, (call_id, call_name) in enumerate(pending):
-            if not name or name == call_name:
-                del pending[k]
-                break
-        else:
+        # The first pending call of that name (positional when results come in call order);
+        # SFT results carry no name and answer the oldest pending call.
+        k = next((k for k, p in enumerate(self.pending) if not name or name == p[1]), None)
+        if k is None:
             raise Reject("orphan_tool_result", f"{where}: result of {name!r} answers no call")
+        call_id, call_name = self.pending.pop(k)
         if not isinstance(content, str):
             content = "" if content is None else orjson.dumps(content).decode()
         self.out.append(

@@ -98,6 +98,7 @@ class LoadSummary:
     kept: int = 0
     rejected: int = 0
     reasons: dict[str, int] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
     @property
@@ -234,6 +235,12 @@ def load_toucan(cfg: LoadConfig) -> LoadSummary:
             summary.kept += 1
             if sampler is not None and sampler.done:
                 break  # the whole sample is drawn: the rest of the stream is not read
+    if sampler is not None and not sampler.done and sampler.remaining > 0:
+        # e.g. the hub's published row count does not match the revision that was streamed
+        summary.warnings.append(
+            f"the source ended {sampler.remaining:,} rows short of the population the sample "
+            f"was drawn for: {sampler.needed:,} rows of the sample are missing"
+        )
     summary.rejected = sum(reasons.values())
     summary.reasons = dict(sorted(reasons.items()))
     summary.seconds = round(time.perf_counter() - start, 3)

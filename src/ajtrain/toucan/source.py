@@ -107,8 +107,8 @@ def _parquet_rows(path: Path, columns: Sequence[str] | None) -> Iterator[dict]:
     cols = [c for c in columns if c in names] if columns is not None else names
     for batch in pf.iter_batches(batch_size=BATCH_ROWS, columns=cols, use_threads=False):
         values = [batch.column(i).to_pylist() for i in range(batch.num_columns)]
-        for row in zip(*values):
-            yield dict(zip(cols, row))
+        for row in zip(*values, strict=True):
+            yield dict(zip(cols, row, strict=True))
 
 
 def _jsonl_rows(path: Path, columns: Sequence[str] | None) -> Iterator[dict]:

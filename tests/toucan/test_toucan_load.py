@@ -1,0 +1,204 @@
+"""``load_toucan`` end to end on fixture mirrors: sources, sampling, filters, rejects, CLI."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections import Counter
+
+import orjson
+import pytest
+
+from ajtrain.records import read_records
+from ajtrain.toucan.cli import add_load_arguments, register
+from ajtrain.toucan.fixtures import iter_fixture_rows
+from ajtrain.toucan.load import LoadConfig, load_toucan
+from ajtrain.toucan.sample import SelectionSampler, parse_sample
+
+
+def load(tmp_path, **kw):
+    kw.setdefault("output", str(tmp_path / "out" / "toucan_Kimi-K2_trajectories.jsonl"))
+    return load_toucan(LoadConfig(progress=False, **kw))
+
+
+def rejects_of(summary):
+    return [json.loads(line) for line in open(summary.rejects)]
+
+
+def test_all_rows_accounted_for_and_valid(kimi_mirror, tmp_path, check_record):
+    s = load(tmp_path, source=str(kimi_mirror))
+    assert s.config == "Kimi-K2"  # inferred from the folder name
+    assert s.scanned == s.read == s.kept + s.rejected == 400
+    recs = list(read_records(s.output))
+    assert len(recs) == s.kept > 350
+    for rec in recs:
+        check_record(rec)
+    assert len({r["id"] for r in recs}) == len(recs)  # repeated uuids got a suffix
+    assert any(r["id"].endswith("#2") for r in recs)
+    rejects = rejects_of(s)
+    assert len(rejects) == s.rejected
+    assert Counter(r["reason"] for r in rejects) == Counter(s.reasons)
+    assert {"invalid_arguments", "orphan_tool_result", "unknown_role", "unknown_tool"} <= set(
+        s.reasons
+    )
+    assert all("row" in r and r["detail"] for r in rejects)  # converter rejects keep the row
+    stored = json.loads(open(s.summary).read())
+    assert stored["read"] == stored["kept"] + stored["rejected"] == 400
+    assert s.summary.endswith("toucan_Kimi-K2_summary.json")
+    assert s.rejects.endswith("toucan_Kimi-K2_rejects.jsonl")
+
+
+def test_parquet_and_jsonl_mirrors_give_the_same_records(kimi_mirror, tmp_path):
+    jsonl = tmp_path / "Kimi-K2"
+    jsonl.mkdir()
+    with open(jsonl / "rows.jsonl", "wb") as fh:
+        for row in iter_fixture_rows("Kimi-K2", 400, seed=7, broken_every=13):
+            fh.write(orjson.dumps(row) + b"\n")
+    a = load(tmp_path, source=str(kimi_mirror), output=str(tmp_path / "a.jsonl"))
+    b = load(tmp_path, source=str(jsonl), output=str(tmp_path / "b.jsonl"))
+    assert open(a.output, "rb").read() == open(b.output, "rb").read()
+    assert (a.kept, a.reasons) == (b.kept, b.reasons)
+
+
+def test_sample_is_exact_seeded_and_in_stream_order(kimi_mirror, tmp_path):
+    def ids(seed, out):
+        s = load(
+            tmp_path,
+            source=str(kimi_mirror),
+            sample="60",
+            sample_seed=seed,
+            subset=["single-turn-original", "single-turn-diversify"],
+            output=str(tmp_path / out),
+        )
+        assert s.read == 60 and s.kept + s.rejected == 60
+        return [r["id"] for r in read_records(s.output)]
+
+    a, b, c = ids(1, "a.jsonl"), ids(1, "b.jsonl"), ids(2, "c.jsonl")
+    assert a == b and a != c
+    order = [r["uuid"] for r in iter_fixture_rows("Kimi-K2", 400, seed=7)]
+    positions = [order.index(i.split("/")[-1].split("#")[0]) for i in a]
+    assert positions == sorted(positions)
+
+
+def test_selection_sampler_is_uniform_and_exact():
+    total, n, trials = 40, 10, 4000
+    hits = Counter()
+    for seed in range(trials):
+        s = SelectionSampler(total, n, seed)
+        picked = [i for i in range(total) if s.take()]
+        assert len(picked) == n and s.done
+        hits.update(picked)
+    expected = trials * n / total  # 1000 per row; sd ~27
+    assert all(abs(hits[i] - expected) < 150 for i in range(total))
+    assert parse_sample("5,000") == 5000 and parse_sample("all") is None
+    with pytest.raises(ValueError):
+        parse_sample("lots")
+
+
+def test_subset_and_quality_filters(kimi_mirror, tmp_path):
+    s = load(
+        tmp_path,
+        source=str(kimi_mirror),
+        subset=["irrelevant"],
+        min_completeness=4,
+        min_question_score=1,
+    )
+    assert s.skipped_subset == 400 - s.read
+    # Irrelevant rows have no response judge: a response threshold must not drop them.
+    assert "no_response_assessment" not in s.reasons and "low_completeness" not in s.reasons
+    assert s.kept > 0 and all(r["category"] == "irrelevant" for r in read_records(s.output))
+    s = load(tmp_path, source=str(kimi_mirror), min_question_score=3.5, min_desired_tools_used=1.0)
+    assert (
+        s.reasons.get("low_question_score", 0) > 0
+        and s.reasons.get("low_desired_tools_used", 0) > 0
+    )
+    for rec in read_records(s.output):
+        assert rec["meta"]["question_score"] >= 3.5
+        if rec["category"] != "irrelevant":
+            assert rec["meta"]["response_scores"]["desired_tools_used_percentage"] == 1.0
+    low = [r for r in rejects_of(s) if r["reason"] == "low_question_score"]
+    assert low and all(r["scores"]["question_score"] < 3.5 and "row" not in r for r in low)
+
+
+def test_sample_draws_among_rows_passing_the_filters(kimi_mirror, tmp_path):
+    s = load(
+        tmp_path,
+        source=str(kimi_mirror),
+        sample="25",
+        min_question_score=3.0,
+        subset=["single-turn-original"],
+    )
+    assert s.kept + sum(v for k, v in s.reasons.items() if not k.startswith("low_")) == 25
+
+
+def test_sft_config_and_mirror_root_detection(tmp_path):
+    from ajtrain.toucan.fixtures import write_fixture_mirror
+
+    write_fixture_mirror(tmp_path / "mirror", "SFT", rows=40, seed=2)
+    s = load_toucan(
+        LoadConfig(
+            source=str(tmp_path / "mirror"), progress=False, output=str(tmp_path / "sft.jsonl")
+        )
+    )
+    assert s.config == "SFT" and s.kept == 40
+    with pytest.raises(ValueError, match="no quality assessments"):
+        load_toucan(
+            LoadConfig(source=str(tmp_path / "mirror"), min_question_score=4, progress=False)
+        )
+
+
+def test_hub_source_streams_through_datasets(monkeypatch, tmp_path):
+    import datasets
+
+    calls = []
+
+    def fake_load_dataset(repo, name, split, streaming, **kw):
+        calls.append((repo, name, split, streaming, kw.get("columns")))
+        return iter(list(iter_fixture_rows(name, 30, seed=5)))
+
+    monkeypatch.setattr(datasets, "load_dataset", fake_load_dataset)
+    cfg = LoadConfig(config="OSS", sample="10", progress=False, output=str(tmp_path / "hub.jsonl"))
+    # The published row count (457,130) is far more than this fake stream: the sample comes out
+    # short, and the summary says so.
+    s = load_toucan(cfg)
+    assert s.source == "hf://Agent-Ark/Toucan-1.5M (OSS)"
+    assert calls[0][:4] == ("Agent-Ark/Toucan-1.5M", "OSS", "train", True)
+    assert "metadata" not in calls[0][4]  # only the columns the converter reads are fetched
+    assert s.read < 10 and "short" in s.warnings[0]
+    # With a filter, the population is counted on a cheap pass (uuid, subset_name only).
+    calls.clear()
+    s = load_toucan(LoadConfig(**{**vars(cfg), "subset": ["single-turn-original", "multi-turn"]}))
+    assert calls[0][4] == ["uuid", "subset_name"]
+    assert s.read == 10 and s.kept + s.rejected == 10 and not s.warnings
+
+
+def test_cli_load_and_generate_style_flags(kimi_mirror, tmp_path, capsys):
+    parser = argparse.ArgumentParser(prog="ajtrain")
+    register(parser.add_subparsers(dest="command"))
+    out = tmp_path / "cli" / "t.jsonl"
+    args = parser.parse_args(
+        [
+            "load",
+            "toucan",
+            "--source",
+            str(kimi_mirror),
+            "--sample",
+            "20",
+            "--output",
+            str(out),
+            "--no-progress",
+        ]
+    )
+    assert args.func(args) == 0
+    assert "read" in capsys.readouterr().out
+    assert (
+        len(list(read_records(out))) + len(open(tmp_path / "cli" / "t_rejects.jsonl").readlines())
+        == 20
+    )
+    # The generate command adds these flags next to its own; none may clash.
+    gen = argparse.ArgumentParser()
+    for flag in ("--task", "--n", "--seed", "--fleet", "--out", "--load-dataset"):
+        gen.add_argument(flag)
+    add_load_arguments(gen.add_argument_group("toucan"))
+    ns = gen.parse_args(["--load-dataset", "toucan", "--sample", "100", "--seed", "3"])
+    assert ns.sample == "100" and ns.sample_seed == 0 and ns.seed == "3"
