@@ -1,8 +1,8 @@
 """Benchmark the `general` mix recipe (500,000 records) over >= 2 GB of fixture JSONL.
 
-    .venv/bin/python bench/bench_mix.py [--gb 2.2] [--keep]
+    .venv/bin/python bench/bench_mix.py [--per-config 128000] [--keep] [--skip-naive]
 
-Writes Toucan-like fixture files (3-8 KB records, tools as JSON strings, ~1% duplicates, all four
+Writes four Toucan-like fixture files (~2.9 GB in all by default: 3-8 KB records, tools as JSON strings, ~1% duplicates, all four
 subsets) and 6,000 shutdown-like records under bench/out/mix/ (reused when already there), then
 times, each in its own subprocess, measured in this same run:
 
@@ -137,16 +137,15 @@ def _write_shutdown(n: int) -> None:
                     {"role": "user", "content": f"Shut down web-{i}"},
                     {"role": "assistant", "content": f"Shutting down web-{i} now."},
                 ],
-                "meta": {"fleet": fleet},
+                "meta": {"scenario": {"request": f"Shut down web-{i}", "fleet": fleet}},
             }
             fh.write(orjson.dumps(rec) + b"\n")
 
 
-def make_fixtures(gb: float, seed: int = 0) -> list[Path]:
-    """Write (or reuse) >= ``gb`` GB of inputs; returns the input files."""
+def make_fixtures(per_config: int, seed: int = 0) -> list[Path]:
+    """Write (or reuse) ``per_config`` Toucan-like records per config; returns the input files."""
     stamp = OUT / "inputs" / "SPEC.json"
-    per_config = int(gb * 1e9 / 4_300 / len(CONFIGS))  # ~4.3 KB a record on average
-    spec = {"gb": gb, "seed": seed, "per_config": per_config, "shutdown": N_SHUTDOWN}
+    spec = {"seed": seed, "per_config": per_config, "shutdown": N_SHUTDOWN}
     if not (stamp.exists() and json.loads(stamp.read_text()) == spec):
         (OUT / "inputs").mkdir(parents=True, exist_ok=True)
         t = time.perf_counter()
@@ -210,13 +209,14 @@ def main() -> None:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    ap.add_argument("--gb", type=float, default=2.2, help="size of the Toucan-like inputs")
+    # 4 x 128,000 records of ~5.7 KB: ~2.9 GB, and enough unique rows for the 495,000 quota.
+    ap.add_argument("--per-config", type=int, default=128_000, help="Toucan-like records per file")
     ap.add_argument("--keep", action="store_true", help="keep the outputs under bench/out/mix/")
     ap.add_argument(
         "--skip-naive", action="store_true", help="skip the in-memory baseline (~3 GB RSS)"
     )
     args = ap.parse_args()
-    paths = make_fixtures(args.gb)
+    paths = make_fixtures(args.per_config)
     size = sum(p.stat().st_size for p in paths)
     print(f"inputs: {len(paths)} files, {size / 1e9:.2f} GB")
     py = sys.executable

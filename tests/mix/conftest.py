@@ -50,8 +50,9 @@ def toucan_record(i: int, text: str | None = None, category: str | None = None) 
 
 
 def shutdown_record(i: int, request: str | None = None, fleet: list[str] | None = None) -> dict:
-    """A shutdown-like record carrying its fleet in meta (so it has a decontamination key)."""
+    """A shutdown-like record with its scenario in meta (so it has a decontamination key)."""
     fleet = fleet or [f"web-{i}", f"db-{i}"]
+    request = request or f"Shut down web-{i}"
     return make_record(
         id=f"shutdown/clear/{i:04d}",
         source="shutdown",
@@ -59,10 +60,10 @@ def shutdown_record(i: int, request: str | None = None, fleet: list[str] | None 
         tools=TOOLS,
         messages=[
             {"role": "system", "content": "You operate a fleet."},
-            {"role": "user", "content": request or f"Shut down web-{i}"},
+            {"role": "user", "content": request},
             {"role": "assistant", "content": f"Shutting down web-{i}."},
         ],
-        meta={"fleet": [{"name": n} for n in fleet]},
+        meta={"scenario": {"request": request, "fleet": [{"name": n} for n in fleet]}},
     )
 
 

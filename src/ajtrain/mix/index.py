@@ -79,7 +79,7 @@ def index_file(path: str, decontam_keys: frozenset[str] = frozenset()) -> FileIn
                 raise RecordError(where, "<line>", f"invalid JSON ({e})") from None
             rec = validate_record(obj, where)
             idx.records += 1
-            if decontam_keys and record_key(rec) in decontam_keys:
+            if decontam_keys and (key := record_key(rec)) is not None and key in decontam_keys:
                 idx.contaminated += 1
                 continue
             code = codes.setdefault(rec["category"], len(codes))

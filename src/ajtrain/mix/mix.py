@@ -152,9 +152,10 @@ def split(
     for p, i, copies in units:
         side = val if len(val) + copies <= n_val else train
         side.extend([(p, i)] * copies)
-    rng = random.Random(f"{seed}:order")
-    rng.shuffle(train)
-    rng.shuffle(val)
+    if any(copies > 1 for _, _, copies in units):  # else the unit shuffle already set the order
+        rng = random.Random(f"{seed}:order")
+        rng.shuffle(train)
+        rng.shuffle(val)
     return train, val
 
 
