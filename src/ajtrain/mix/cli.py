@@ -67,9 +67,9 @@ def run(args: argparse.Namespace) -> int:
     for s in manifest["sources"]:
         factor = f", upsampled x{s['upsample_factor']:.3f}" if s["upsample_factor"] > 1 else ""
         console.print(
-            f"  {s['name']:<12} {s['train']:>8,} train {s['val']:>7,} val  "
-            f"(dropped {s['dropped']['duplicate']:,} duplicate, "
-            f"{s['dropped']['contaminated']:,} contaminated{factor})"
+            f"  {s['name']:<10} {s['train']:>8,} train {s['val']:>6,} val, dropped "
+            f"{s['dropped']['duplicate']:,} dup {s['dropped']['contaminated']:,} contam{factor}",
+            soft_wrap=True,
         )
     out = manifest["outputs"]
     console.print(

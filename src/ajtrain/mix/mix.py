@@ -55,11 +55,11 @@ def expand_source(source: Source, origin: str) -> list[str]:
     paths = sorted(glob.glob(source.path)) if glob.has_magic(source.path) else [source.path]
     paths = [p for p in paths if os.path.isfile(p)]
     if not paths:
-        fix = f"{source.hint}, or point" if source.hint else "Point"
+        fix = f"{source.hint}, or point" if source.hint else "point"
         raise RecipeError(
             origin,
             f"sources.{source.name}.path",
-            f"no file matches {source.path!r} (relative to {os.getcwd()}). "
+            f"no file matches {source.path!r} (relative to {os.getcwd()}); "
             f"{fix} elsewhere with --source {source.name}=PATH",
         )
     return paths
@@ -123,11 +123,11 @@ def choose(pool: Pool, recipe: Recipe) -> tuple[list[int], list[int], float]:
     if n == 0:
         raise RecipeError(recipe.origin, f"sources.{source.name}", f"{have}: nothing to sample")
     if not source.allow_oversample:
-        fix = f"{source.hint}, or allow" if source.hint else "Allow"
+        fix = f"{source.hint}, or allow" if source.hint else "allow"
         raise RecipeError(
             recipe.origin,
             f"sources.{source.name}",
-            f"{have}. {fix} oversampling (`allow_oversample: true` in the recipe, or "
+            f"{have}; {fix} oversampling (`allow_oversample: true` in the recipe, or "
             "--allow-oversample)",
         )
     # Every record `reps` times, plus a random `extra` of them once more.
