@@ -1,0 +1,301 @@
+"""Where the agent's turns come from: a scripted policy, a local model directory (batched greedy
+or sampled generation with transformers), or an OpenAI-compatible endpoint (vLLM, ollama, any).
+
+Every backend answers a list of :class:`Request` (one per episode awaiting its turn) with one
+:class:`~ajtrain.eval.parsing.Parsed` each, so the runner can step all running episodes per round:
+the model directory turns a round into one ``generate`` call per ``batch_size`` prompts, the
+endpoint into concurrent HTTP requests.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import orjson
+
+from ..records import Message
+from .parsing import Parsed, parse_hermes, parse_openai
+
+
+@dataclass
+class Request:
+    """One turn to produce: the transcript so far and the tools the agent may call."""
+
+    key: str  # stable per episode (scripted policies keep per-episode state under it)
+    messages: list[Message]
+    tools: list[dict]
+    seed: int = 0
+    scenario: Any = None  # the Scenario, for scripted policies only (never shown to models)
+
+
+class Backend(Protocol):
+    name: str
+    deterministic: bool  # same input → same output: trials > 1 need not be re-run
+
+    def complete(self, requests: list[Request]) -> list[Parsed]: ...
+
+
+class EndpointError(ValueError):
+    """The endpoint cannot be used (unreachable, wrong URL, no key): a setup problem, printed
+    by the CLI as a clean error — unlike a malformed reply, which is scored as the model's."""
+
+
+# --- scripted ------------------------------------------------------------------------------
+
+
+class ScriptedBackend:
+    """``scripted:oracle`` / ``scripted:naive`` / ``scripted:cautious`` (ajtrain.shutdown.policies)."""
+
+    deterministic = True
+
+    def __init__(self, name: str):
+        from ..shutdown.policies import scripted_policy
+
+        self.policy = scripted_policy(name)
+        self.name = f"scripted:{self.policy.name}"
+        self._actors: dict[str, Any] = {}
+
+    def complete(self, requests: list[Request]) -> list[Parsed]:
+        out = []
+        for r in requests:
+            if r.scenario is None:
+                raise ValueError(f"{self.name} plays shutdown scenarios only (no scenario given)")
+            if r.key not in self._actors:
+                self._actors[r.key] = self.policy.start(r.scenario)
+            out.append(Parsed(self._actors[r.key](r.messages)))
+        return out
+
+
+# --- local model directory -----------------------------------------------------------------
+
+
+def template_messages(messages: list[Message]) -> list[dict]:
+    """Record messages for a chat template: tool-call arguments parsed to dicts (as the train
+    stage does), since most templates (Qwen2.5's among them) ``tojson`` them."""
+    out = []
+    for m in messages:
+        m = dict(m)
+        if m.get("tool_calls"):
+            calls = []
+            for c in m["tool_calls"]:
+                fn = dict(c["function"])
+                try:
+                    fn["arguments"] = orjson.loads(fn.get("arguments") or "{}")
+                except orjson.JSONDecodeError:
+                    pass  # a malformed call stays a string: the template renders it verbatim
+                calls.append({**c, "function": fn})
+            m["tool_calls"] = calls
+        out.append(m)
+    return out
+
+
+@dataclass
+class HFBackend:
+    """A transformers model directory. Prompts are left-padded and generated together, up to
+    ``batch_size`` per ``generate`` call; greedy unless ``temperature`` > 0."""
+
+    path: str
+    max_new_tokens: int = 256
+    temperature: float = 0.0
+    batch_size: int = 64
+    device: str = "auto"
+    name: str = field(init=False)
+    deterministic: bool = field(init=False)
+    generate_calls: int = field(init=False, default=0)
+
+    def __post_init__(self) -> None:
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        if not os.path.isdir(self.path):
+            raise FileNotFoundError(f"--model {self.path}: no such model directory")
+        self.name = self.path
+        self.deterministic = self.temperature <= 0
+        device = self.device
+        if device == "auto":
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        dtype = torch.float32
+        if device.startswith("cuda") and torch.cuda.is_bf16_supported():
+            dtype = torch.bfloat16
+        self.tok = AutoTokenizer.from_pretrained(self.path)
+        self.tok.padding_side = "left"  # new tokens must follow every prompt directly
+        if self.tok.pad_token is None:
+            self.tok.pad_token = self.tok.eos_token
+        self.model = AutoModelForCausalLM.from_pretrained(self.path, dtype=dtype).to(device)
+        self.model.eval()
+        self._device = device
+        limit = getattr(self.model.config, "max_position_embeddings", None) or 1_000_000
+        self.max_prompt_tokens = max(1, limit - self.max_new_tokens)
+        eos = self.model.generation_config.eos_token_id
+        eos = set(eos if isinstance(eos, list) else [eos] if eos is not None else [])
+        eos.add(self.tok.eos_token_id)
+        self.eos_ids = sorted(i for i in eos if i is not None)
+
+    def render(self, r: Request) -> str:
+        return self.tok.apply_chat_template(
+            template_messages(r.messages), tools=r.tools or None, tokenize=False,
+            add_generation_prompt=True,
+        )  # fmt: skip
+
+    def complete(self, requests: list[Request]) -> list[Parsed]:
+        prompts = [
+            self.tok(self.render(r), add_special_tokens=False)["input_ids"] for r in requests
+        ]
+        out: list[Parsed | None] = [None] * len(requests)
+        fits = []
+        for i, ids in enumerate(prompts):
+            if len(ids) > self.max_prompt_tokens:
+                out[i] = Parsed({"role": "assistant", "content": ""},
+                                [f"prompt of {len(ids)} tokens exceeds the model's context"],
+                                stop="overflow")  # fmt: skip
+            else:
+                fits.append(i)
+        fits.sort(key=lambda i: len(prompts[i]))  # similar lengths together: less padding
+        for lo in range(0, len(fits), self.batch_size):
+            chunk = fits[lo : lo + self.batch_size]
+            seed = requests[chunk[0]].seed
+            for i, parsed in zip(
+                chunk, self._generate([prompts[i] for i in chunk], seed), strict=True
+            ):
+                out[i] = parsed
+        return out  # type: ignore[return-value]
+
+    def _generate(self, prompts: list[list[int]], seed: int) -> list[Parsed]:
+        import torch
+
+        batch = self.tok.pad({"input_ids": prompts}, padding=True, return_tensors="pt")
+        batch = {k: v.to(self._device) for k, v in batch.items()}
+        kwargs: dict[str, Any] = {"do_sample": False}
+        if self.temperature > 0:
+            torch.manual_seed(seed)
+            kwargs = {"do_sample": True, "temperature": self.temperature, "top_p": 1.0}
+        with torch.no_grad():
+            gen = self.model.generate(
+                **batch, max_new_tokens=self.max_new_tokens, eos_token_id=self.eos_ids,
+                pad_token_id=self.tok.pad_token_id, **kwargs,
+            )  # fmt: skip
+        self.generate_calls += 1
+        new = gen[:, batch["input_ids"].shape[1] :].tolist()
+        out = []
+        for ids in new:
+            ended = any(t in self.eos_ids for t in ids)
+            text = self.tok.decode(ids, skip_special_tokens=True)
+            parsed = parse_hermes(text)
+            parsed.stop = "eos" if ended else "length"
+            out.append(parsed)
+        return out
+
+
+# --- OpenAI-compatible endpoint ------------------------------------------------------------
+
+
+def wire_messages(messages: list[Message]) -> list[dict]:
+    """Record messages in the chat-completions wire form (no record-only fields)."""
+    out = []
+    for m in messages:
+        w: dict[str, Any] = {"role": m["role"], "content": m.get("content") or ""}
+        if m.get("tool_calls"):
+            w["tool_calls"] = [
+                {"id": c.get("id", ""), "type": "function",
+                 "function": {"name": c["function"]["name"],
+                              "arguments": c["function"].get("arguments") or "{}"}}
+                for c in m["tool_calls"]
+            ]  # fmt: skip
+        if m["role"] == "tool":
+            w["tool_call_id"] = m.get("tool_call_id", "")
+            if m.get("name"):
+                w["name"] = m["name"]
+        out.append(w)
+    return out
+
+
+class OpenAIBackend:
+    """``openai:MODEL`` at ``base_url`` (…/v1); the key is read from ``api_key_env`` if set."""
+
+    RETRIES = 3
+
+    def __init__(self, model: str, base_url: str, api_key_env: str = "OPENAI_API_KEY",
+                 temperature: float = 0.0, max_new_tokens: int = 256, concurrency: int = 8,
+                 timeout_s: float = 120.0):  # fmt: skip
+        if not base_url:
+            raise EndpointError(
+                f"--model openai:{model} needs --base-url (e.g. http://localhost:8000/v1)"
+            )
+        self.model = model
+        self.name = f"openai:{model}"
+        self.url = base_url.rstrip("/") + "/chat/completions"
+        self.key = os.environ.get(api_key_env, "") if api_key_env else ""
+        self.temperature = temperature
+        self.max_new_tokens = max_new_tokens
+        self.timeout_s = timeout_s
+        self.deterministic = False  # servers batch requests: even greedy output may vary
+        self.pool = ThreadPoolExecutor(max_workers=max(1, concurrency))
+        self.requests_sent = 0
+
+    def complete(self, requests: list[Request]) -> list[Parsed]:
+        return list(self.pool.map(self._one, requests))
+
+    def _one(self, r: Request) -> Parsed:
+        body: dict[str, Any] = {
+            "model": self.model,
+            "messages": wire_messages(r.messages),
+            "temperature": self.temperature,
+            "max_tokens": self.max_new_tokens,
+        }
+        if r.tools:
+            body["tools"] = r.tools
+        if self.temperature > 0:
+            body["seed"] = r.seed
+        reply = self._post(body)
+        choices = reply.get("choices") if isinstance(reply, dict) else None
+        if not choices or not isinstance(choices[0].get("message"), dict):
+            return Parsed({"role": "assistant", "content": ""},
+                          [f"reply without choices[0].message: {str(reply)[:120]}"], stop="error")  # fmt: skip
+        parsed = parse_openai(choices[0]["message"])
+        parsed.stop = {"stop": "eos", "tool_calls": "eos", "length": "length"}.get(
+            choices[0].get("finish_reason") or "stop", "eos"
+        )
+        return parsed
+
+    def _post(self, body: dict) -> Any:
+        data = orjson.dumps(body)
+        headers = {"Content-Type": "application/json"}
+        if self.key:
+            headers["Authorization"] = f"Bearer {self.key}"
+        problem = ""
+        for attempt in range(self.RETRIES):
+            req = urllib.request.Request(self.url, data=data, headers=headers, method="POST")
+            try:
+                with urllib.request.urlopen(req, timeout=self.timeout_s) as resp:
+                    self.requests_sent += 1
+                    return orjson.loads(resp.read())
+            except urllib.error.HTTPError as e:
+                detail = e.read()[:300].decode(errors="replace")
+                if e.code in (400, 413, 422):  # e.g. context too long: this episode's problem
+                    return {"error": f"HTTP {e.code}: {detail}"}
+                if e.code < 500 and e.code != 429:
+                    raise EndpointError(f"{self.url}: HTTP {e.code}: {detail}") from None
+                problem = f"HTTP {e.code}: {detail}"
+            except (urllib.error.URLError, TimeoutError, ConnectionError) as e:
+                problem = str(getattr(e, "reason", e))
+            except orjson.JSONDecodeError:
+                return {"error": "reply is not JSON"}
+            time.sleep(0.5 * 2**attempt)
+        raise EndpointError(f"{self.url}: no answer after {self.RETRIES} tries ({problem})")
+
+
+def make_backend(cfg: Any) -> Backend:
+    """The backend ``--model`` names: ``scripted:NAME``, ``openai:MODEL``, or a directory."""
+    model = cfg.model
+    if model.startswith("scripted:"):
+        return ScriptedBackend(model)
+    if model.startswith("openai:"):
+        return OpenAIBackend(model.removeprefix("openai:"), cfg.base_url, cfg.api_key_env,
+                             cfg.temperature, cfg.max_new_tokens, cfg.concurrency, cfg.timeout_s)  # fmt: skip
+    return HFBackend(model, cfg.max_new_tokens, cfg.temperature, cfg.batch_size, cfg.device)

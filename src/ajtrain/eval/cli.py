@@ -1,0 +1,89 @@
+"""``ajtrain eval`` and ``ajtrain report``: thin wrappers over :func:`evaluate` and
+:func:`compare` (the demo and other stages call those directly)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from ..config import add_arguments, from_args
+
+out = Console()
+
+
+def _cell(v) -> str:
+    return f"{v:.3f}" if isinstance(v, float) else "—" if v is None else str(v)
+
+
+def _print_rows(title: str, rows: list[dict], label: str) -> None:
+    """One column per row (runs, categories), one line per metric: fits a terminal."""
+    table = Table(title=title)
+    table.add_column("")
+    for r in rows:
+        table.add_column(str(r.get(label, "")), justify="right", overflow="fold")
+    keys = [k for k in dict.fromkeys(k for r in rows for k in r) if k != label]
+    for k in keys:
+        table.add_row(k, *(_cell(r.get(k)) for r in rows))
+    out.print(table)
+
+
+def _run_eval(args: argparse.Namespace) -> int:
+    from .runner import EvalConfig, evaluate, headline
+
+    cfg = from_args(EvalConfig, args)
+    metrics = evaluate(cfg)
+    _print_rows(
+        f"{cfg.benchmark} → {cfg.out}", [{"model": metrics["model"], **headline(metrics)}], "model"
+    )
+    if metrics["benchmark"] == "shutdown_targets":
+        cats = [{"category": c, **{k: v.get(k) for k in ("episodes", "safe_success",
+                 "wrong_target_rate", "over_ask_rate")}} for c, v in metrics["per_category"].items()]  # fmt: skip
+        table = Table(title="per category")
+        for k in cats[0]:
+            table.add_column(k, justify="left" if k == "category" else "right")
+        for c in cats:
+            table.add_row(*(_cell(v) for v in c.values()))
+        out.print(table)
+    return 0
+
+
+def _run_report(args: argparse.Namespace) -> int:
+    from .report import compare, write_compare
+
+    rows = write_compare(args.dirs, Path(args.out)) if args.out else compare(args.dirs)
+    _print_rows("comparison", rows, "run")
+    if args.out:
+        out.print(f"wrote {args.out}/compare.md and compare.html")
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    from .runner import EvalConfig
+
+    p = sub.add_parser(
+        "eval",
+        help="evaluate a model on the held-out shutdown benchmark or on Toucan next calls",
+        description=(
+            "Play the held-out shutdown_targets benchmark (311 scenarios: all categories, "
+            "near-duplicate names, patterns with exclusions, the guide's incident) against a model "
+            "directory, an OpenAI-compatible endpoint or a scripted policy, score every episode "
+            "from the fleet's audit log and the transcript, and write metrics.json, "
+            "episodes.jsonl and report.html. With --benchmark toucan_calls --data FILE: next-call "
+            "accuracy on held-out Toucan records."
+        ),
+    )
+    add_arguments(p, EvalConfig)
+    p.set_defaults(func=_run_eval)
+    r = sub.add_parser(
+        "report",
+        help="compare several eval result directories side by side",
+        description="Print (and with --out, write as compare.md/.html plus a chart) the headline "
+        "metrics of several `ajtrain eval` output directories.",
+    )
+    r.add_argument("--compare", dest="dirs", nargs="+", required=True, metavar="DIR",
+                   help="results directories written by `ajtrain eval --out`")  # fmt: skip
+    r.add_argument("--out", default="", help="directory for compare.md, compare.html and the chart")
+    r.set_defaults(func=_run_report)
