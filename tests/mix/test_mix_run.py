@@ -210,3 +210,30 @@ def test_missing_source_and_bad_record_are_clear_errors(tmp_path, small_inputs, 
             _recipe(write_recipe, small_inputs), tmp_path / "o", decontam_keys=NO_KEYS, workers=2
         )
     assert f"{bad}:61" in str(info.value) and info.value.field == "messages"
+
+
+def test_real_benchmark_decontaminates_canonical_records(
+    tmp_path, write_jsonl, write_recipe, make_toucan
+):
+    generate = pytest.importorskip("ajtrain.shutdown.generate")
+    canonical = pytest.importorskip("ajtrain.shutdown.canonical")
+    records = [generate.scenario_to_record(s) for s in canonical.canonical_scenarios()]
+    keys = decontam.benchmark_keys()
+    leaked = {r["id"] for r in records if record_key(r) in keys}
+    write_jsonl(tmp_path / "shutdown_trajectories.jsonl", records)
+    write_jsonl(tmp_path / "toucan_x_trajectories.jsonl", [make_toucan(i) for i in range(50)])
+    recipe = _recipe(
+        write_recipe,
+        {
+            "shutdown": str(tmp_path / "shutdown_trajectories.jsonl"),
+            "toucan": str(tmp_path / "toucan_x_trajectories.jsonl"),
+        },
+        shutdown=len(records) - len(leaked),
+        toucan=50,
+    )
+    out = tmp_path / "out"
+    m = run_mix(recipe, out, workers=1, chart=False)
+    assert m["dropped"]["contaminated"] == len(leaked)
+    assert m["decontamination"]["keys"] == len(keys) > 0
+    ids = {r["id"] for f in ("train", "val") for r in read_records(out / f"{f}.jsonl")}
+    assert not ids & leaked and len(ids) == len(records) - len(leaked) + 50
