@@ -32,7 +32,9 @@ def call(i: int, name: str, args: dict) -> dict:
 def shutdown_record(i: int, rng: random.Random) -> dict:
     """Ask → list_agents → confirm the exact names → 'yes' → shutdown_agent."""
     word = rng.choice(WORDS)
-    names = [f"{word}-{rng.choice(ENVS)}-{rng.randint(1, 99):02d}" for _ in range(rng.randint(1, 3))]
+    names = [
+        f"{word}-{rng.choice(ENVS)}-{rng.randint(1, 99):02d}" for _ in range(rng.randint(1, 3))
+    ]
     target = names[0]
     listing = json.dumps([{"name": n, "status": "running"} for n in names])
     messages = [

@@ -59,7 +59,10 @@ def test_packed_examples_do_not_attend_to_each_other():
 
 
 def test_padded_collator_masks_padding():
-    rows = [{"input_ids": [5, 6, 7], "labels": [IGNORE, 6, 7]}, {"input_ids": [8], "labels": [IGNORE]}]
+    rows = [
+        {"input_ids": [5, 6, 7], "labels": [IGNORE, 6, 7]},
+        {"input_ids": [8], "labels": [IGNORE]},
+    ]
     batch = PaddedCollator(pad_id=0)(rows)
     assert batch["attention_mask"].tolist() == [[1, 1, 1], [1, 0, 0]]
     assert batch["labels"][1].tolist() == [IGNORE, IGNORE, IGNORE]

@@ -32,7 +32,16 @@ def test_tiny_model_trains_and_output_loads(records_file, tmp_path, cfg, make_sh
 
     from ajtrain.train.tiny import TinyShape, new_model
 
-    out = train(cfg(records_file, tmp_path / "m", max_steps=40, learning_rate=1e-2))
+    out = train(
+        cfg(
+            records_file,
+            tmp_path / "m",
+            max_steps=40,
+            learning_rate=1e-2,
+            eval_steps=20,
+            save_steps=40,
+        )
+    )
     summary = json.loads((out / "training_summary.json").read_text())
     losses = summary["loss_curve"]["train_loss"]
     assert summary["steps"] == 40 and len(losses) == 40
@@ -66,7 +75,10 @@ def test_resume_continues_from_the_checkpoint_step(records_file, tmp_path, cfg):
     train(cfg(records_file, out, max_steps=10, save_steps=5, resume=True))
     summary = json.loads((out / "training_summary.json").read_text())
     assert summary["resumed_from"].endswith("checkpoint-5") and summary["steps"] == 10
-    assert summary["loss_curve"]["train_steps"][:2] == [1, 2]  # history carried over from the checkpoint
+    assert summary["loss_curve"]["train_steps"][:2] == [
+        1,
+        2,
+    ]  # history carried over from the checkpoint
     for name, tensor in _weights(out).items():
         torch.testing.assert_close(tensor, uninterrupted[name], atol=1e-5, rtol=1e-4)
 
@@ -137,3 +149,29 @@ def test_mix_directory_uses_val_and_manifest(tmp_path, cfg, make_shutdown_record
 
     assert summary["data"]["manifest_hash"] == hashlib.sha256(b'{"recipe": "test"}').hexdigest()
     assert summary["data"]["val_rows"] == 5 and summary["final_val_loss"] is not None
+
+
+@pytest.mark.slow
+def test_two_process_ddp_on_cpu(records_file, tmp_path):
+    """``accelerate launch`` with the shipped DDP config: 2 CPU processes, gloo backend."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    out = tmp_path / "ddp"
+    accelerate = Path(sys.executable).parent / "accelerate"
+    config = Path(__file__).resolve().parents[2] / "configs" / "accelerate_ddp.yaml"
+    cmd = [
+        str(accelerate), "launch", "--config_file", str(config), "--num_processes", "2",
+        "-m", "ajtrain", "train",
+        "--data", str(records_file), "--output", str(out), "--max-steps", "4",
+        "--tiny-vocab", "400", "--tiny-hidden", "32", "--tiny-layers", "2", "--tiny-heads", "2",
+        "--max-length", "512", "--batch-tokens", "1024", "--save-steps", "2", "--threads", "1",
+    ]  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    summary = json.loads((out / "training_summary.json").read_text())
+    assert summary["world_size"] == 2 and summary["steps"] == 4
+    assert (out / "checkpoints" / "checkpoint-4").is_dir()

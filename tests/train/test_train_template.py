@@ -18,7 +18,7 @@ LLAMA_STYLE = (
     "{%- for m in messages %}"
     "{%- if m.role == 'assistant' and m.tool_calls %}"
     "<|start_header_id|>assistant<|end_header_id|>\n\n"
-    "{% for c in m.tool_calls %}{\"name\": \"{{ c.function.name }}\", \"parameters\": "
+    '{% for c in m.tool_calls %}{"name": "{{ c.function.name }}", "parameters": '
     "{{ c.function.arguments | tojson }}}{%- endfor %}<|eot_id|>"
     "{%- elif m.role == 'tool' %}<|start_header_id|>ipython<|end_header_id|>\n\n{{ m.content }}<|eot_id|>"
     "{%- else %}<|start_header_id|>{{ m.role }}<|end_header_id|>\n\n{{ m.content | trim }}<|eot_id|>"
@@ -49,7 +49,11 @@ TOOLS = [{"type": "function", "function": {"name": "list_agents", "parameters": 
 
 
 def _call(i, name, args):
-    return {"id": f"c{i}", "type": "function", "function": {"name": name, "arguments": json.dumps(args)}}
+    return {
+        "id": f"c{i}",
+        "type": "function",
+        "function": {"name": name, "arguments": json.dumps(args)},
+    }
 
 
 RECORD = {
@@ -107,7 +111,9 @@ def _tokenizer(base, style):
 
     tok = copy.deepcopy(base)
     if style == "llama":
-        tok.add_special_tokens({"bos_token": "<|begin_of_text|>", "additional_special_tokens": MARKERS})
+        tok.add_special_tokens(
+            {"bos_token": "<|begin_of_text|>", "additional_special_tokens": MARKERS}
+        )
         tok.chat_template = LLAMA_STYLE
         tok.eos_token = "<|eot_id|>"
     elif style == "mistral":
@@ -146,9 +152,13 @@ def test_generation_prompt_round_trip(base_tokenizer, tmp_path):
     base_tokenizer.save_pretrained(tmp_path)
     tok = AutoTokenizer.from_pretrained(tmp_path)
     messages = [{"role": "user", "content": "Shut down the web server."}]
-    prompt = tok.apply_chat_template(messages, tools=TOOLS, add_generation_prompt=True, tokenize=False)
+    prompt = tok.apply_chat_template(
+        messages, tools=TOOLS, add_generation_prompt=True, tokenize=False
+    )
     assert prompt.startswith("<|im_start|>system\n# Tools\n\n<tools>\n{")
-    assert prompt.endswith("<|im_start|>user\nShut down the web server.<|im_end|>\n<|im_start|>assistant\n")
+    assert prompt.endswith(
+        "<|im_start|>user\nShut down the web server.<|im_end|>\n<|im_start|>assistant\n"
+    )
     assert tok.eos_token == "<|im_end|>" and tok.pad_token != tok.eos_token
     # A "generated" continuation, tokenised and decoded as the eval stage would.
     reply = '\n<tool_call>\n{"name": "list_agents", "arguments": {"filter": "web"}}\n</tool_call><|im_end|>'

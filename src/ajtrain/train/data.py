@@ -34,7 +34,9 @@ class Dataset:
 
     train: list[tuple[str, Record]]  # (file:line, record)
     val: list[tuple[str, Record]]
-    manifest_hash: str  # sha256 of manifest.json when the data is a mix directory, else of the files
+    manifest_hash: (
+        str  # sha256 of manifest.json when the data is a mix directory, else of the files
+    )
     files: list[str]
 
 
@@ -87,7 +89,9 @@ def load_dataset(data: str | Path, val_fraction: float, seed: int) -> Dataset:
     if data.is_dir():
         train_path = data / "train.jsonl"
         if not train_path.exists():
-            raise FileNotFoundError(f"{data}: a data directory must hold train.jsonl (a mix output)")
+            raise FileNotFoundError(
+                f"{data}: a data directory must hold train.jsonl (a mix output)"
+            )
         val_path, manifest = data / "val.jsonl", data / "manifest.json"
         train = _read(train_path)
         val = _read(val_path) if val_path.exists() else []
@@ -132,11 +136,15 @@ def conversation(obj: Any, where: str) -> tuple[list[dict], list[dict]]:
             for j, call in enumerate(msg.get("tool_calls") or []):
                 fn = call["function"]
                 if fn["name"] not in names:
-                    raise SkipRow("call to undefined tool", f"messages[{i}].tool_calls[{j}] {fn['name']!r}")
+                    raise SkipRow(
+                        "call to undefined tool", f"messages[{i}].tool_calls[{j}] {fn['name']!r}"
+                    )
                 try:
                     args = parse_arguments(call)
                 except ValueError as e:
-                    raise SkipRow("invalid arguments JSON", f"messages[{i}].tool_calls[{j}]: {e}") from None
+                    raise SkipRow(
+                        "invalid arguments JSON", f"messages[{i}].tool_calls[{j}]: {e}"
+                    ) from None
                 calls.append({**call, "function": {"name": fn["name"], "arguments": args}})
             if calls:
                 msg["tool_calls"] = calls

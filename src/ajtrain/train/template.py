@@ -26,7 +26,7 @@ TINY_CHAT_TEMPLATE = (
     "{%- for tool in tools %}{{- '\\n' }}{{- tool | tojson }}{%- endfor %}"
     "{{- '\\n</tools>\\n\\nFor each function call, return a json object with function name and "
     "arguments within <tool_call></tool_call> XML tags:\\n<tool_call>\\n"
-    "{\\\"name\\\": <function-name>, \\\"arguments\\\": <args-json-object>}\\n</tool_call>"
+    '{\\"name\\": <function-name>, \\"arguments\\": <args-json-object>}\\n</tool_call>'
     "<|im_end|>\\n' }}"
     "{%- elif messages and messages[0].role == 'system' %}"
     "{{- '<|im_start|>system\\n' + (messages[0].content or '') + '<|im_end|>\\n' }}"
@@ -41,7 +41,7 @@ TINY_CHAT_TEMPLATE = (
     "{{- message.content or '' }}"
     "{%- for call in message.tool_calls or [] %}"
     "{%- set fn = call.function if call.function is defined else call %}"
-    "{{- '\\n<tool_call>\\n{\"name\": \"' + fn.name + '\", \"arguments\": ' }}"
+    '{{- \'\\n<tool_call>\\n{"name": "\' + fn.name + \'", "arguments": \' }}'
     "{%- if fn.arguments is string %}{{- fn.arguments }}{%- else %}{{- fn.arguments | tojson }}"
     "{%- endif %}"
     "{{- '}\\n</tool_call>' }}"
@@ -112,7 +112,9 @@ class SpanFinder:
         self.render = _render_fn(tokenizer)
         self.inexact = 0
 
-    def __call__(self, messages: list[dict], tools: list[dict]) -> tuple[str, list[tuple[int, int]]]:
+    def __call__(
+        self, messages: list[dict], tools: list[dict]
+    ) -> tuple[str, list[tuple[int, int]]]:
         full = self.render(messages, tools, False)
         spans: list[tuple[int, int]] = []
         for i, msg in enumerate(messages):

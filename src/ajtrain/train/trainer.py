@@ -23,9 +23,7 @@ from .tiny import TinyShape, new_model, train_tokenizer
 
 
 def _log(msg: str) -> None:
-    from accelerate import PartialState
-
-    if PartialState().is_main_process:
+    if int(os.environ.get("RANK", "0")) == 0:
         from rich.console import Console
 
         Console(stderr=True).print(f"[bold cyan]train[/] {msg}", highlight=False)
@@ -41,9 +39,8 @@ def _set_threads(n: int) -> None:
     torch.set_num_threads(n)
 
 
-def _tokenizer(cfg: TrainConfig, rows: list, out: Path) -> Any:
+def _tokenizer(cfg: TrainConfig, rows: list, out: Path, args: Any) -> Any:
     """The base's tokenizer; for ``tiny`` one trained on the data once and kept in OUTPUT."""
-    from accelerate import PartialState
     from transformers import AutoTokenizer
 
     if not cfg.is_tiny:
@@ -53,7 +50,7 @@ def _tokenizer(cfg: TrainConfig, rows: list, out: Path) -> Any:
         return tok
     saved = out / "tokenizer"
     # Rank 0 trains it, the others load the same files: every rank must agree on the ids.
-    with PartialState().main_process_first():
+    with args.main_process_first(desc="tiny tokenizer"):
         if not (saved / "tokenizer.json").exists():
             from .data import SkipRow, conversation
             from .template import SpanFinder
@@ -176,7 +173,7 @@ def _training_args(cfg: TrainConfig, out: Path, has_val: bool) -> Any:
         report_to="none",
         remove_unused_columns=False,
         include_num_input_tokens_seen="non_padding",
-        gradient_checkpointing=cfg.gradient_checkpointing,
+        activation_checkpointing=cfg.gradient_checkpointing,
         ddp_find_unused_parameters=False,
         dataloader_num_workers=0,
         disable_tqdm=False,
@@ -203,20 +200,27 @@ def train(cfg: TrainConfig) -> Path:
     resume_from = _latest_checkpoint(out / "checkpoints") if cfg.resume else None
     if cfg.resume and resume_from is None:
         raise FileNotFoundError(f"--resume: no checkpoint in {out / 'checkpoints'}")
-    if not cfg.resume and (out / "checkpoints").exists():
-        shutil.rmtree(out / "checkpoints")  # a fresh run must not mix with an old one's state
-    if not cfg.resume and cfg.is_tiny and (out / "tokenizer").exists():
-        shutil.rmtree(out / "tokenizer")
-    out.mkdir(parents=True, exist_ok=True)
     _set_threads(cfg.threads)
     set_seed(cfg.seed)
 
     ds = load_dataset(cfg.data, cfg.val_fraction, cfg.seed)
-    tokenizer = _tokenizer(cfg, ds.train, out)
+    # The arguments set up the process group, which the output clean-up and tokenizer need.
+    args = _training_args(cfg, out, bool(ds.val))
+    with args.main_process_first(desc="output directory"):
+        if args.process_index == 0 and not cfg.resume:
+            # A fresh run must not mix with an old run's checkpoints or tokenizer.
+            for stale in ("checkpoints", "tokenizer"):
+                shutil.rmtree(out / stale, ignore_errors=True)
+        out.mkdir(parents=True, exist_ok=True)
+    tokenizer = _tokenizer(cfg, ds.train, out, args)
     max_length = cfg.resolved_max_length()
     train_ex, train_stats = tokenize(ds.train, tokenizer, max_length)
     val_ex, val_stats = tokenize(ds.val, tokenizer, max_length) if ds.val else ([], TokenStats())
     _check_usable(cfg, train_stats)
+    if ds.val and not val_ex:
+        raise ValueError(
+            f"{cfg.data}: no usable validation records ({'; '.join(val_stats.examples)})"
+        )
     _log(
         f"{train_stats.kept} training examples ({train_stats.tokens} tokens, "
         f"{train_stats.trained_tokens} on assistant turns), {len(val_ex)} validation; "
@@ -232,7 +236,7 @@ def train(cfg: TrainConfig) -> Path:
     callbacks = [_time_budget_callback(cfg.time_budget_s)] if cfg.time_budget_s > 0 else []
     trainer = Trainer(
         model=model,
-        args=_training_args(cfg, out, bool(val_rows)),
+        args=args,
         train_dataset=_Rows(train_rows),
         eval_dataset=_Rows(val_rows) if val_rows else None,
         data_collator=collator,
@@ -244,16 +248,15 @@ def train(cfg: TrainConfig) -> Path:
     train_s = time.monotonic() - t_train
     final_eval = trainer.evaluate() if val_rows else {}
     trainer.save_state()
+    _save_model(trainer, tokenizer, out, cfg)
     if trainer.is_world_process_zero():
-        _save_model(trainer.model, tokenizer, out, cfg)
         write_summary(
             out, cfg=cfg, ds=ds, train_stats=train_stats, val_stats=val_stats,
             state=trainer.state, result=result, final_eval=final_eval,
             n_rows=len(train_rows), train_s=train_s, total_s=time.monotonic() - t0,
             resumed_from=resume_from, n_params=sum(p.numel() for p in model.parameters()),
-            threads=torch.get_num_threads(),
+            threads=torch.get_num_threads(), world_size=trainer.args.world_size,
         )  # fmt: skip
-    trainer.accelerator.wait_for_everyone()
     return out
 
 
@@ -266,18 +269,30 @@ def _check_usable(cfg: TrainConfig, stats: TokenStats) -> None:
         _log(f"[yellow]skipped {skipped} of {stats.rows} rows[/]: " + "; ".join(stats.examples[:3]))
 
 
-def _save_model(model: Any, tokenizer: Any, out: Path, cfg: TrainConfig) -> None:
-    """Write weights, config and tokenizer into ``out`` via a staging dir (no half-written model)."""
-    if cfg.lora:
-        model = model.merge_and_unload()  # a plain model: loads anywhere, serves in vLLM
-    model.config.use_cache = True
-    if getattr(model.generation_config, "eos_token_id", None) is None:
-        model.generation_config.eos_token_id = tokenizer.eos_token_id
+def _save_model(trainer: Any, tokenizer: Any, out: Path, cfg: TrainConfig) -> None:
+    """Write weights, config and tokenizer into ``out`` via a staging dir (no half-written model).
+
+    Called on every rank: ``Trainer.save_model`` gathers FSDP / ZeRO-3 shards before rank 0 writes.
+    LoRA adapters are merged into the base so the output is a plain model (loads anywhere,
+    serves in vLLM).
+    """
     stage = out / ".staging"
-    shutil.rmtree(stage, ignore_errors=True)
-    model.save_pretrained(stage, safe_serialization=True)
-    tokenizer.save_pretrained(stage)
-    for path in stage.iterdir():
-        os.replace(path, out / path.name)
-    stage.rmdir()
-    write_json(out / "ajtrain_train_config.json", vars(cfg))
+    main = trainer.is_world_process_zero()
+    if main:
+        shutil.rmtree(stage, ignore_errors=True)
+    model = trainer.model
+    config = model.get_base_model().config if cfg.lora else model.config
+    config.use_cache = True  # off for packed training only
+    if cfg.lora:
+        if main:
+            model.merge_and_unload().save_pretrained(stage, safe_serialization=True)
+            tokenizer.save_pretrained(stage)
+    else:
+        trainer.save_model(str(stage))
+    if main:
+        for path in stage.iterdir():
+            if path.name != "training_args.bin":
+                os.replace(path, out / path.name)
+        shutil.rmtree(stage)
+        write_json(out / "ajtrain_train_config.json", vars(cfg))
+    trainer.accelerator.wait_for_everyone()
