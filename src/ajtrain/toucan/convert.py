@@ -270,13 +270,16 @@ def _walk(messages: list, b: _Builder) -> None:
 
 def _tools_text(row: dict, b: _Builder) -> str:
     """``available_tools`` verbatim, plus declared definitions of tools it lacks but rows call."""
-    text = row.get("available_tools")
-    if text is None:
-        text = row.get("tools")  # the SFT config's column
-    if not text:
-        text = "[]"
-    elif not isinstance(text, str):
+    raw = row.get("available_tools")
+    if raw is None:
+        raw = row.get("tools")  # the SFT config's column
+    if not raw:
+        return "[]"
+    if isinstance(raw, bytes):  # parquet mirrors hand JSON columns over as UTF-8 bytes
+        raw = raw.decode()
+    elif not isinstance(raw, str):
         raise Reject("bad_tools", "available_tools: expected a JSON string")
+    text: str = raw
     if not b.calls:
         return text
     called = dict.fromkeys(b.calls)
@@ -300,8 +303,12 @@ def _tools_text(row: dict, b: _Builder) -> str:
     return orjson.dumps(tools + [declared[n] for n in missing]).decode()
 
 
-def _count_markers(text: str) -> int:
-    return sum(text.count(marker) for marker in LEAK_MARKERS)
+LEAK_MARKERS_UTF8 = tuple(m.encode() for m in LEAK_MARKERS)
+
+
+def _count_markers(text: str | bytes) -> int:
+    markers = LEAK_MARKERS_UTF8 if isinstance(text, bytes) else LEAK_MARKERS
+    return sum(text.count(marker) for marker in markers)  # type: ignore[arg-type]
 
 
 def _check_leaks(messages: list[dict]) -> None:
@@ -321,7 +328,7 @@ def convert_row(
     after the fields every Toucan record carries (config, uuid, subset, question, target tools).
     """
     text = row.get("messages")
-    if not isinstance(text, str):
+    if not isinstance(text, (str, bytes)):
         raise Reject("bad_row", "messages: missing or not a string")
     try:
         messages = orjson.loads(text)

@@ -198,8 +198,10 @@ def load_toucan(cfg: LoadConfig) -> LoadSummary:
             "detail": detail,
             **extra,
         }
-        if keep_row:
-            entry["row"] = row
+        if keep_row:  # as released: JSON columns read as bytes are stored as the strings they are
+            entry["row"] = {
+                k: v.decode(errors="replace") if isinstance(v, bytes) else v for k, v in row.items()
+            }
         fr.write(orjson.dumps(entry) + b"\n")
 
     with atomic_write(out) as fo, atomic_write(rejects) as fr, progress:

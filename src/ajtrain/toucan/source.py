@@ -32,6 +32,17 @@ SFT_COLUMNS = ("uuid", "subset_name", "question", "target_tools", "tools", "mess
 # Rows per config in the released dataset (HF card), for progress totals when streaming.
 HUB_ROWS = {"Kimi-K2": 518_516, "OSS": 457_130, "Qwen3": 551_613, "SFT": 119_287}
 BATCH_ROWS = 256
+# Columns only ever parsed as JSON (or passed through): read from parquet as UTF-8 bytes.
+JSON_COLUMNS = frozenset(
+    (
+        "messages",
+        "available_tools",
+        "tools",
+        "question_quality_assessment",
+        "response_quality_assessment",
+        "metadata",
+    )
+)
 
 
 def config_from_name(name: str) -> str | None:
@@ -91,7 +102,11 @@ class Mirror:
         return sum(pq.ParquetFile(f).metadata.num_rows for f in self.files)
 
     def rows(self, columns: Sequence[str] | None = None) -> Iterator[dict]:
-        """Yield row dicts (only ``columns`` that the shards have, when given)."""
+        """Yield row dicts (only ``columns`` that the shards have, when given).
+
+        From parquet, the JSON columns (:data:`JSON_COLUMNS`) are UTF-8 ``bytes``; the others,
+        and everything from JSONL, are ``str``.
+        """
         for f in self.files:
             if f.suffix == ".parquet":
                 yield from _parquet_rows(f, columns)
@@ -100,13 +115,21 @@ class Mirror:
 
 
 def _parquet_rows(path: Path, columns: Sequence[str] | None) -> Iterator[dict]:
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     pf = pq.ParquetFile(path)
     names = pf.schema_arrow.names
     cols = [c for c in columns if c in names] if columns is not None else names
+    binary = pa.binary()
+    as_bytes = [c in JSON_COLUMNS and pf.schema_arrow.field(c).type == pa.string() for c in cols]
     for batch in pf.iter_batches(batch_size=BATCH_ROWS, columns=cols, use_threads=False):
-        values = [batch.column(i).to_pylist() for i in range(batch.num_columns)]
+        # JSON columns come out as bytes (a zero-copy view): orjson parses UTF-8 directly, and a
+        # str would cost a decode here plus a re-encode inside orjson for non-ASCII text.
+        values = [
+            (col.view(binary) if raw else col).to_pylist()
+            for col, raw in zip(batch.columns, as_bytes, strict=True)
+        ]
         for row in zip(*values, strict=True):
             yield dict(zip(cols, row, strict=True))
 
