@@ -81,39 +81,50 @@ def build_pools(
                 )
             owner[os.path.realpath(p)] = name
     all_paths = [p for s in recipe.sources for p in files_of[s.name]]
-    with _progress() as progress:
-        task = progress.add_task("mix: index", total=sum(os.path.getsize(p) for p in all_paths))
-        indexes = index_files(
-            all_paths, decontam_keys, workers, on_done=lambda ix: progress.advance(task, ix.size)
-        )
     seen: set[int] = set()
     categories: dict[str, int] = {}
-    pools, file_id = [], 0
-    for source in recipe.sources:
-        pool = Pool(source, indexes[file_id : file_id + len(files_of[source.name])])
-        for ix in pool.files:
-            codes = [categories.setdefault(c, len(categories)) for c in ix.categories]
-            for i, h in enumerate(ix.hashes):
-                if h in seen:
-                    pool.duplicates += 1
-                    continue
-                seen.add(h)
-                pool.file_ids.append(file_id)
-                pool.offsets.append(ix.offsets[i])
-                pool.lengths.append(ix.lengths[i])
-                pool.cats.append(codes[ix.cats[i]])
-                pool.tokens.append(ix.tokens[i])
-            file_id += 1
-        pools.append(pool)
+    pools: list[Pool] = []
+    file_id = 0
+    with _progress() as progress:
+        task = progress.add_task("mix: index", total=sum(os.path.getsize(p) for p in all_paths))
+        # Source by source, in recipe order: duplicates are resolved against earlier sources
+        # only, so a short source (often the small shutdown file, listed first) fails at once.
+        for source in recipe.sources:
+            files = index_files(
+                files_of[source.name],
+                decontam_keys,
+                workers,
+                on_done=lambda ix: progress.advance(task, ix.size),
+            )
+            pool = Pool(source, files)
+            for ix in files:
+                _add_unique(pool, ix, file_id, seen, categories)
+                file_id += 1
+            shortfall(pool, recipe)
+            pools.append(pool)
     return pools, list(categories)
 
 
-def choose(pool: Pool, recipe: Recipe) -> tuple[list[int], list[int], float]:
-    """Draw the source's exact quota: (unique pool indices, their multiplicities, factor)."""
+def _add_unique(pool: Pool, ix: FileIndex, file_id: int, seen: set[int], categories: dict) -> None:
+    """Append the file's lines whose hash is new to the pool; count the others as duplicates."""
+    codes = [categories.setdefault(c, len(categories)) for c in ix.categories]
+    for i, h in enumerate(ix.hashes):
+        if h in seen:
+            pool.duplicates += 1
+            continue
+        seen.add(h)
+        pool.file_ids.append(file_id)
+        pool.offsets.append(ix.offsets[i])
+        pool.lengths.append(ix.lengths[i])
+        pool.cats.append(codes[ix.cats[i]])
+        pool.tokens.append(ix.tokens[i])
+
+
+def shortfall(pool: Pool, recipe: Recipe) -> None:
+    """Raise if the source cannot fill its quota: empty, or short and not allowed to repeat."""
     source, n, quota = pool.source, len(pool), pool.source.quota
-    rng = random.Random(f"{recipe.seed}:choose:{source.name}")
     if quota <= n:
-        return sorted(rng.sample(range(n), quota)), [1] * quota, 1.0
+        return
     dropped = sum(ix.contaminated for ix in pool.files)
     have = (
         f"source '{source.name}' has {n} usable records "
@@ -130,6 +141,15 @@ def choose(pool: Pool, recipe: Recipe) -> tuple[list[int], list[int], float]:
             f"{have}; {fix} oversampling (`allow_oversample: true` in the recipe, or "
             "--allow-oversample)",
         )
+
+
+def choose(pool: Pool, recipe: Recipe) -> tuple[list[int], list[int], float]:
+    """Draw the source's exact quota: (unique pool indices, their multiplicities, factor)."""
+    source, n, quota = pool.source, len(pool), pool.source.quota
+    rng = random.Random(f"{recipe.seed}:choose:{source.name}")
+    if quota <= n:
+        return sorted(rng.sample(range(n), quota)), [1] * quota, 1.0
+    shortfall(pool, recipe)
     # Every record `reps` times, plus a random `extra` of them once more.
     reps, extra = divmod(quota, n)
     mult = [reps] * n
