@@ -82,3 +82,15 @@ def test_bad_source_flag(tmp_path):
     args = _parse(["--source", "shutdown", "--out", str(tmp_path)])
     with pytest.raises(ValueError, match="expected NAME=PATH"):
         args.func(args)
+
+
+def test_mix_path_imports_no_heavy_backend():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, ajtrain.mix.cli, ajtrain.mix.mix; "
+        "print(sorted({'matplotlib', 'torch', 'transformers', 'datasets'} & set(sys.modules)))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
