@@ -8,7 +8,15 @@ target; otherwise the agent gets a tool error saying what to do instead.
   (:mod:`ajtrain.guard.proxy`).
 """
 
-from .policy import PREFIX, TargetGuard, confirmed_names, shown_names
+from .policy import PREFIX, TargetGuard, confirmed_names, shown_names, shown_records
 from .session import GuardSession, guarded
 
-__all__ = ["PREFIX", "GuardSession", "TargetGuard", "confirmed_names", "guarded", "shown_names"]
+__all__ = [
+    "PREFIX",
+    "GuardSession",
+    "TargetGuard",
+    "confirmed_names",
+    "guarded",
+    "shown_names",
+    "shown_records",
+]

@@ -39,24 +39,30 @@ def shown_names(messages: list[Message], read_tools: Iterable[str] = READ_TOOLS)
     A result counts when its text is a JSON object with a string ``name``, or a list of them
     (what ``list_agents``/``get_agent`` return); error texts and other tools count for nothing.
     """
+    return list(shown_records(messages, read_tools))
+
+
+def shown_records(
+    messages: list[Message], read_tools: Iterable[str] = READ_TOOLS
+) -> dict[str, dict[str, Any]]:
+    """Name → the latest record a read-tool result showed for it (first-seen order)."""
     read_tools = set(read_tools)
-    out: dict[str, None] = {}
+    out: dict[str, dict[str, Any]] = {}
     for msg in messages:
-        if msg.get("role") != "tool" or msg.get("name") not in read_tools:
-            continue
-        for name in names_in_result(msg.get("content") or ""):
-            out.setdefault(name)
-    return list(out)
+        if msg.get("role") == "tool" and msg.get("name") in read_tools:
+            for record in records_in_result(msg.get("content") or ""):
+                out[record["name"]] = record
+    return out
 
 
-def names_in_result(text: str) -> list[str]:
-    """The ``name`` fields of a JSON tool result (an object or a list of objects)."""
+def records_in_result(text: str) -> list[dict[str, Any]]:
+    """The objects with a string ``name`` in a JSON tool result (an object or a list of them)."""
     try:
         data = orjson.loads(text)
     except orjson.JSONDecodeError:
         return []
     items = data if isinstance(data, list) else [data]
-    return [m["name"] for m in items if isinstance(m, dict) and isinstance(m.get("name"), str)]
+    return [m for m in items if isinstance(m, dict) and isinstance(m.get("name"), str)]
 
 
 def confirmed_names(messages: list[Message], names: Iterable[str]) -> list[str]:
