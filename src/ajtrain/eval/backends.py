@@ -178,7 +178,7 @@ class HFBackend:
         with torch.no_grad():
             gen = self.model.generate(
                 **batch, max_new_tokens=self.max_new_tokens, eos_token_id=self.eos_ids,
-                pad_token_id=self.tok.pad_token_id, **kwargs,
+                pad_token_id=self.tok.pad_token_id, use_cache=True, **kwargs,
             )  # fmt: skip
         self.generate_calls += 1
         new = gen[:, batch["input_ids"].shape[1] :].tolist()
