@@ -188,3 +188,23 @@ def test_guard_serve_in_front_of_fleet_serve(mode, protocol):
     version, asked = anyio.run(stdio_session, mode)
     assert version == protocol  # both ways of asking the user: input-required, elicitation
     assert len(asked) == 2 and all("shutdown_agent(name='domain02')" in q for q in asked)
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["guard", "serve"], "no upstream server command"),
+        (["guard", "serve", "--", "no-such-mcp-server-cmd"], "command not found"),
+        (["guard", "serve", "--confirm", "maybe", "--", "x"], None),  # argparse's own error
+    ],
+)
+def test_guard_serve_cli_errors(capsys, argv, message):
+    from ajtrain.cli import main
+
+    if message is None:
+        with pytest.raises(SystemExit) as e:
+            main(argv)
+        assert e.value.code == 2 and "invalid choice" in capsys.readouterr().err
+        return
+    assert main(argv) == 2
+    assert message in capsys.readouterr().err

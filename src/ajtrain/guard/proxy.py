@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -51,6 +52,9 @@ from ..fleet.server import serve_stdio, text_result
 from ..shutdown.text import describe
 from .policy import PREFIX, TargetGuard, shown_records
 from .session import GuardSession
+
+if sys.version_info < (3, 11):  # anyio installs the backport there
+    from exceptiongroup import BaseExceptionGroup
 
 CONFIRM_KEY = "ajtrain.guard.confirm"
 CONFIRM_MODES = ("elicit", "none")
@@ -247,6 +251,23 @@ def serve_proxy(
     """Start ``command`` (an MCP stdio server) and serve it behind the guard on stdio (blocks)."""
     if not command:
         raise ValueError("no upstream server command: ajtrain guard serve -- COMMAND [ARGS...]")
+    if shutil.which(command[0]) is None:
+        raise FileNotFoundError(f"upstream server command not found: {command[0]!r}")
     # The upstream gets this process's environment, as if the user had run it directly.
     upstream = StdioServerParameters(command=command[0], args=command[1:], env=dict(os.environ))
-    anyio.run(serve_stdio, build_proxy(upstream, guard, confirm))
+    try:
+        anyio.run(serve_stdio, build_proxy(upstream, guard, confirm))
+    except BaseExceptionGroup as group:  # task groups wrap a start-up error: show it plainly
+        raise _only_leaf(group) from None
+
+
+def _only_leaf(group: BaseExceptionGroup) -> BaseException:
+    leaves: list[BaseException] = []
+    stack: list[BaseException] = [group]
+    while stack:
+        e = stack.pop()
+        if isinstance(e, BaseExceptionGroup):
+            stack.extend(e.exceptions)
+        else:
+            leaves.append(e)
+    return leaves[0] if len(leaves) == 1 else group
