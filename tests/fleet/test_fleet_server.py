@@ -30,6 +30,11 @@ def test_published_tools_are_the_derived_schemas():
         (s["function"]["name"], s["function"]["description"], s["function"]["parameters"])
         for s in tool_schemas()
     ]
+    hints = {
+        t.name: (t.annotations.read_only_hint, t.annotations.destructive_hint) for t in mcp_tools()
+    }
+    assert hints == {"list_agents": (True, False), "get_agent": (True, False),
+                     "shutdown_agent": (False, True), "start_agent": (False, False)}  # fmt: skip
 
 
 def test_bad_fleet_file_is_a_clean_cli_error(tmp_path, capsys):
@@ -56,6 +61,8 @@ def test_fleet_serve_over_stdio(tmp_path):
                 (s["function"]["name"], s["function"]["parameters"]) for s in tool_schemas()
             ]
             assert published == expected
+            shutdown = next(t for t in listed.tools if t.name == "shutdown_agent")
+            assert shutdown.annotations.destructive_hint is True
 
             result = await client.call_tool("list_agents", {})
             assert not result.is_error

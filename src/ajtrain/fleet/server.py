@@ -20,19 +20,29 @@ import orjson
 from mcp.server import Server
 from mcp.server.stdio import stdio_server
 
-from .env import FleetEnv, tool_schemas
+from .env import DESTRUCTIVE_TOOLS, READ_TOOLS, FleetEnv, tool_schemas
 from .machines import Machine
 
 SERVER_NAME = "ajtrain-fleet"
 
 
 def mcp_tools() -> list[types.Tool]:
-    """The fleet's tools in MCP form, from the same schemas the records carry."""
+    """The fleet's tools in MCP form, from the same schemas the records carry.
+
+    Annotations tell clients which tools only read and which one is destructive (hints: the
+    guard does not rely on them).
+    """
     return [
         types.Tool(
             name=s["function"]["name"],
             description=s["function"]["description"],
             input_schema=s["function"]["parameters"],
+            annotations=types.ToolAnnotations(
+                read_only_hint=s["function"]["name"] in READ_TOOLS,
+                destructive_hint=s["function"]["name"] in DESTRUCTIVE_TOOLS,
+                idempotent_hint=True,  # a second shutdown/start of a machine changes nothing
+                open_world_hint=False,
+            ),
         )
         for s in tool_schemas()
     ]
