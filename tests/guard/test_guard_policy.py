@@ -162,3 +162,16 @@ def test_session_check_records_nothing():
     assert s.check("shutdown_agent", {"name": "domain02"}) is not None
     assert s.check("shutdown_agent", {"name": "domain02"}, require_confirmation=False) is None
     assert len(s.messages) == n
+
+
+def test_the_guard_imports_no_mcp_or_heavy_backend():
+    # eval and the Episode use the guard without the MCP SDK (3 s to import) or torch
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, ajtrain.guard, ajtrain.cli as c; c.build_parser(); "
+        "print(sorted(m for m in ('mcp', 'torch', 'transformers') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
