@@ -104,6 +104,15 @@ def test_legacy_approval_forwards_exactly_that_call():
     assert len(state.asked) == 3  # one question per destructive call
 
 
+def test_only_a_boolean_true_approves():
+    odd = [types.ElicitResult(action="accept", content={"approve": v}) for v in ("false", "yes", 1)]
+    state, call = proxy(answers=[*odd, approve(action="cancel")])
+    call("list_agents")
+    for _ in range(4):
+        assert call("shutdown_agent", name="domain02").is_error
+    assert state.upstream.env.state()["domain02"] == "running"
+
+
 def test_client_without_elicitation_gets_refusals():
     state, call = proxy(elicitation=False)
     call("get_agent", name="domain02")

@@ -144,7 +144,8 @@ def question(state: ProxyState, tool: str, target: str) -> str:
 
 def approval_refusal(answer: types.ElicitResult | None, call: str) -> str | None:
     """None when the person approved; else the refusal that says what happened."""
-    if answer is not None and answer.action == "accept" and (answer.content or {}).get("approve"):
+    approved = answer is not None and answer.action == "accept"
+    if approved and (answer.content or {}).get("approve") is True:  # not "false", not 1
         return None
     how = {"decline": "declined", "cancel": "cancelled"}.get(
         answer and answer.action, "did not approve"
