@@ -175,3 +175,13 @@ def test_string_arguments_render_verbatim(base_tokenizer):
                 {"role": "assistant", "content": "", "tool_calls": [_call(0, "list_agents", {"a": 1})]}]  # fmt: skip
     text = base_tokenizer.apply_chat_template(messages, tools=TOOLS, tokenize=False)
     assert '{"name": "list_agents", "arguments": {"a": 1}}' in text
+
+
+def test_tiny_fast_path_matches_prefix_rendering(base_tokenizer, make_shutdown_records):
+    """The tiny template's marker scan gives exactly the spans prefix rendering gives."""
+    fast, exact = SpanFinder(base_tokenizer), SpanFinder(base_tokenizer, fast=False)
+    assert fast.fast and not exact.fast
+    for i, rec in enumerate([RECORD, *make_shutdown_records(20)]):
+        conv = conversation(rec, f"r{i}")
+        assert fast(*conv) == exact(*conv)
+    assert fast.fast and fast.checked == SpanFinder.SELF_CHECKS  # still on after its self-checks

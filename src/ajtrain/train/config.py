@@ -59,7 +59,7 @@ class TrainConfig:
     tiny_hidden: int = option(256, help="tiny: hidden size")
     tiny_layers: int = option(4, help="tiny: transformer layers")
     tiny_heads: int = option(4, help="tiny: attention heads")
-    tiny_tokenizer_rows: int = option(4000, help="tiny: rows sampled to train the tokenizer")
+    tiny_tokenizer_rows: int = option(1000, help="tiny: rows sampled to train the tokenizer")
 
     @property
     def is_tiny(self) -> bool:

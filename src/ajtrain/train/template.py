@@ -108,11 +108,31 @@ class SpanFinder:
     rewrite earlier turns); those spans use the longest common prefix instead.
     """
 
-    def __init__(self, tokenizer: Any):
+    SELF_CHECKS = 16  # conversations on which the fast path is compared with prefix rendering
+
+    def __init__(self, tokenizer: Any, fast: bool = True):
         self.render = _render_fn(tokenizer)
         self.inexact = 0
+        # The tiny template's turns are delimited by its own markers: one render, then a scan.
+        self.fast = fast and tokenizer.chat_template == TINY_CHAT_TEMPLATE
+        self.checked = 0
 
     def __call__(
+        self, messages: list[dict], tools: list[dict]
+    ) -> tuple[str, list[tuple[int, int]]]:
+        if self.fast:
+            full = self.render(messages, tools, False)
+            spans = _marker_spans(full)
+            if len(spans) == sum(1 for m in messages if m["role"] == "assistant"):
+                if self.checked >= self.SELF_CHECKS:
+                    return full, spans
+                self.checked += 1
+                if self._by_prefixes(messages, tools) == (full, spans):
+                    return full, spans
+                self.fast = False  # should not happen; stay exact
+        return self._by_prefixes(messages, tools)
+
+    def _by_prefixes(
         self, messages: list[dict], tools: list[dict]
     ) -> tuple[str, list[tuple[int, int]]]:
         full = self.render(messages, tools, False)
@@ -140,6 +160,22 @@ class SpanFinder:
             return at, at + len(piece)
         self.inexact += 1  # e.g. earlier reasoning dropped: best effort
         return _common_prefix_len(before, full), _common_prefix_len(through, full)
+
+
+_HEADER, _END = "<|im_start|>assistant\n", "<|im_end|>"
+
+
+def _marker_spans(full: str) -> list[tuple[int, int]]:
+    """Assistant spans of a tiny-template text: after each assistant header, through <|im_end|>."""
+    spans, at = [], full.find(_HEADER)
+    while at >= 0:
+        start = at + len(_HEADER)
+        end = full.find(_END, start)
+        if end < 0:
+            break
+        spans.append((start, end + len(_END)))
+        at = full.find(_HEADER, end)
+    return spans
 
 
 def token_mask(offsets: list[tuple[int, int]], spans: list[tuple[int, int]]) -> list[bool]:
