@@ -202,6 +202,9 @@ def measure(name: str, argv: list[str], input_bytes: int) -> dict:
         "wall_s": round(wall, 2),
         "mb_per_s": round(input_bytes / 1e6 / wall, 1),
         "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),  # Linux: KiB
+        # CPU seconds (user + sys, the child and its workers): steadier than wall time on a
+        # shared machine, where other jobs take cores.
+        "cpu_s": round(usage.ru_utime + usage.ru_stime, 1),
     }
 
 
@@ -229,16 +232,21 @@ def main() -> None:
     runs.append(measure("mix", [py, "-c", MIX, str(OUT / "inputs"), str(OUT / "general")], size))
     manifest = json.loads((OUT / "general" / "manifest.json").read_text())
     base = {r["name"]: r for r in runs}
-    print(f"\n{'run':<6} {'wall s':>8} {'MB/s':>8} {'peak RSS MB':>12}")
+    print(f"\n{'run':<6} {'wall s':>8} {'MB/s':>8} {'CPU s':>8} {'peak RSS MB':>12}")
     for r in runs:
-        print(f"{r['name']:<6} {r['wall_s']:>8} {r['mb_per_s']:>8} {r['peak_rss_mb']:>12}")
+        print(
+            f"{r['name']:<6} {r['wall_s']:>8} {r['mb_per_s']:>8} {r['cpu_s']:>8} "
+            f"{r['peak_rss_mb']:>12}"
+        )
+    print(f"load average now: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     mix = base["mix"]
     print(f"\nmix wall time vs cat (I/O floor): x{mix['wall_s'] / base['cat']['wall_s']:.2f}")
     if "naive" in base:
         n = base["naive"]
         print(
-            f"mix wall time vs naive in-memory: x{mix['wall_s'] / n['wall_s']:.2f}; "
-            f"peak RSS vs naive: x{mix['peak_rss_mb'] / n['peak_rss_mb']:.2f}"
+            f"mix vs naive in-memory: wall x{mix['wall_s'] / n['wall_s']:.2f}, "
+            f"CPU x{mix['cpu_s'] / n['cpu_s']:.2f}, "
+            f"peak RSS x{mix['peak_rss_mb'] / n['peak_rss_mb']:.2f}"
         )
     out = manifest["outputs"]
     print(
