@@ -103,18 +103,19 @@ def _declared_tools(declared: list[str], where: str) -> dict[str, dict]:
 # --- calls ----------------------------------------------------------------------------------
 
 
-def _arguments(args: Any, where: str, name: str) -> str:
+def _arguments(args: Any, i: int, name: str) -> str:
     """The call's arguments as JSON text: the original string when it is a valid JSON object."""
     if isinstance(args, str):
-        if not args.strip():
-            return "{}"  # a no-argument call; normalised so every consumer can parse it
         try:
             parsed = orjson.loads(args)
         except orjson.JSONDecodeError as e:
-            raise Reject("invalid_arguments", f"{where}: call {name!r}: {e}") from None
+            if not args.strip():
+                return "{}"  # a no-argument call; normalised so every consumer can parse it
+            raise Reject("invalid_arguments", f"messages[{i}]: call {name!r}: {e}") from None
         if not isinstance(parsed, dict):
-            raise Reject("invalid_arguments", f"{where}: call {name!r}: not a JSON object")
+            raise Reject("invalid_arguments", f"messages[{i}]: call {name!r}: not a JSON object")
         return args
+    where = f"messages[{i}]"
     if args is None:
         return "{}"
     if isinstance(args, dict):  # already parsed upstream: must be serialised
@@ -186,28 +187,33 @@ class _Builder:
             msg["reasoning_content"] = "\n\n".join(self.reasoning)
         self.emission, self.texts, self.reasoning = None, [], []
 
-    def call(self, name: Any, args: Any, call_id: Any, where: str) -> None:
+    def call(self, name: Any, args: Any, call_id: Any, i: int) -> None:
         if not isinstance(name, str) or not name:
-            raise Reject("bad_call", f"{where}: call without a tool name")
+            raise Reject("bad_call", f"messages[{i}]: call without a tool name")
         msg = self.open()
         if not isinstance(call_id, str) or not call_id or call_id in self.ids:
             call_id = f"call_{len(self.ids)}"
             while call_id in self.ids:
                 call_id += "_"
         self.ids.add(call_id)
-        fn = {"name": name, "arguments": _arguments(args, where, name)}
+        fn = {"name": name, "arguments": _arguments(args, i, name)}
         msg.setdefault("tool_calls", []).append({"id": call_id, "type": "function", "function": fn})
         self.pending.append([call_id, name])
         self.calls.append(name)
 
-    def result(self, name: Any, content: Any, where: str) -> None:
-        self.close()
+    def result(self, name: Any, content: Any, i: int) -> None:
+        if self.emission is not None:
+            self.close()
         # The first pending call of that name (positional when results come in call order);
         # SFT results carry no name and answer the oldest pending call.
-        k = next((k for k, p in enumerate(self.pending) if not name or name == p[1]), None)
+        pending = self.pending
+        if pending and (not name or pending[0][1] == name):
+            k: int | None = 0
+        else:
+            k = next((k for k, p in enumerate(pending) if not name or name == p[1]), None)
         if k is None:
-            raise Reject("orphan_tool_result", f"{where}: result of {name!r} answers no call")
-        call_id, call_name = self.pending.pop(k)
+            raise Reject("orphan_tool_result", f"messages[{i}]: result of {name!r} answers no call")
+        call_id, call_name = pending.pop(k)
         if not isinstance(content, str):
             content = "" if content is None else orjson.dumps(content).decode()
         self.out.append(
@@ -216,56 +222,62 @@ class _Builder:
 
 
 def _walk(messages: list, b: _Builder) -> None:
+    # Error texts are formatted only when raised: this loop runs for every message of every row.
     for i, m in enumerate(messages):
-        where = f"messages[{i}]"
         if not isinstance(m, dict):
-            raise Reject("bad_message", f"{where}: expected an object")
+            raise Reject("bad_message", f"messages[{i}]: expected an object")
         role = m.get("role")
         content = m.get("content")
         if role == "assistant":
-            b.open()
+            if b.emission is None:
+                b.open()
             if content:
                 if not isinstance(content, str):
-                    raise Reject("bad_message", f"{where}.content: expected a string")
+                    raise Reject("bad_message", f"messages[{i}].content: expected a string")
                 b.texts.append(content)
             if m.get("reasoning_content"):
                 b.reasoning.append(m["reasoning_content"])
             fc = m.get("function_call")
             if fc:
                 if not isinstance(fc, dict):
-                    raise Reject("bad_call", f"{where}.function_call: expected an object")
-                b.call(
-                    fc.get("name"), fc.get("arguments"), fc.get("call_id") or fc.get("id"), where
-                )
-            for j, tc in enumerate(m.get("tool_calls") or ()):
-                fn = tc.get("function") if isinstance(tc, dict) else None
-                if not isinstance(fn, dict):
-                    raise Reject("bad_call", f"{where}.tool_calls[{j}]: expected {{function}}")
-                b.call(
-                    fn.get("name"), fn.get("arguments"), tc.get("id"), f"{where}.tool_calls[{j}]"
-                )
+                    raise Reject("bad_call", f"messages[{i}].function_call: expected an object")
+                b.call(fc.get("name"), fc.get("arguments"), fc.get("call_id") or fc.get("id"), i)
+            if "tool_calls" in m:
+                _tool_calls(m["tool_calls"], b, i)
         elif role in RESULT_ROLES:
-            b.result(m.get("name"), content, where)
+            b.result(m.get("name"), content, i)
         elif role == "tool_call":
-            call = _sft_call(content, where)
-            b.call(call.get("name"), call.get("arguments"), call.get("id"), where)
+            call = _sft_call(content, f"messages[{i}]")
+            b.call(call.get("name"), call.get("arguments"), call.get("id"), i)
         elif role == "user":
             b.close()
             if not isinstance(content, str):
-                raise Reject("bad_message", f"{where}.content: expected a string")
+                raise Reject("bad_message", f"messages[{i}].content: expected a string")
             b.out.append({"role": "user", "content": content})
         elif role == "system":
             b.close()
-            content = content if isinstance(content, str) else ""
-            rest, declared = strip_tool_template(content)
-            if declared is not None:
-                b.declared.append(declared)
-                b.markers += _count_markers(content) - _count_markers(rest)
-            if rest:
-                b.out.append({"role": "system", "content": rest})
+            _system(content if isinstance(content, str) else "", b)
         else:
-            raise Reject("unknown_role", f"{where}.role: {role!r}")
+            raise Reject("unknown_role", f"messages[{i}].role: {role!r}")
     b.close()
+
+
+def _tool_calls(calls: Any, b: _Builder, i: int) -> None:
+    """Calls already in OpenAI ``tool_calls`` form (not in the release; accepted all the same)."""
+    for j, tc in enumerate(calls or ()):
+        fn = tc.get("function") if isinstance(tc, dict) else None
+        if not isinstance(fn, dict):
+            raise Reject("bad_call", f"messages[{i}].tool_calls[{j}]: expected {{function}}")
+        b.call(fn.get("name"), fn.get("arguments"), tc.get("id"), i)
+
+
+def _system(content: str, b: _Builder) -> None:
+    rest, declared = strip_tool_template(content)
+    if declared is not None:
+        b.declared.append(declared)
+        b.markers += _count_markers(content) - _count_markers(rest)
+    if rest:
+        b.out.append({"role": "system", "content": rest})
 
 
 def _tools_text(row: dict, b: _Builder) -> str:
