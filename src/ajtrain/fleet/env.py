@@ -46,7 +46,9 @@ class FleetTools:
 
     def _get(self, name: str) -> Machine:
         if name not in self.machines:  # exact, case-sensitive: never a fuzzy match
-            raise ToolError(f"error: no machine named '{name}' (names are exact and case-sensitive)")
+            raise ToolError(
+                f"error: no machine named '{name}' (names are exact and case-sensitive)"
+            )
         return self.machines[name]
 
     def list_agents(self, filter: str = "") -> str:
@@ -55,7 +57,9 @@ class FleetTools:
         Args:
             filter: Optional shell-style name pattern such as 'prod-*'; empty lists every machine.
         """
-        ms = [m for m in self.machines.values() if not filter or fnmatch.fnmatchcase(m.name, filter)]
+        ms = [
+            m for m in self.machines.values() if not filter or fnmatch.fnmatchcase(m.name, filter)
+        ]
         return orjson.dumps([m.to_dict() for m in ms]).decode()
 
     def get_agent(self, name: str) -> str:

@@ -50,8 +50,10 @@ def machine_from_dict(obj: Any, where: str) -> Machine:
     if unknown:
         raise FleetError(f"{where}: unknown field(s) {sorted(unknown)}; allowed: {sorted(_FIELDS)}")
     name = obj.get("name")
-    if not isinstance(name, str) or not name.strip():
+    if name is None or name == "":
         raise FleetError(f"{where}: field 'name' is missing or empty")
+    if not isinstance(name, str):
+        raise FleetError(f"{where}: field 'name' must be a string, got {type(name).__name__}")
     if name != name.strip() or any(c.isspace() for c in name):
         raise FleetError(f"{where}: field 'name' {name!r} must not contain whitespace")
     status = obj.get("status", "running")
@@ -76,26 +78,46 @@ def check_unique(machines: list[Machine], where: str) -> None:
         seen.add(m.name)
 
 
+def _item_lines(text: str, is_json: bool) -> list[int]:
+    """Line number of each machine in a YAML fleet file (JSON: none), for error messages."""
+    if is_json:
+        return []
+    try:
+        node = yaml.compose(text)
+    except yaml.YAMLError:
+        return []
+    if isinstance(node, yaml.MappingNode):
+        node = next((v for k, v in node.value if k.value == "machines"), None)
+    if not isinstance(node, yaml.SequenceNode):
+        return []
+    return [item.start_mark.line + 1 for item in node.value]
+
+
 def load_fleet(path: str | Path) -> list[Machine]:
     """Read a fleet file: a list of machines, or a mapping with a ``machines`` list.
 
     Names are exact and case-sensitive (``domain02`` and ``Domain02`` are two machines); a
-    duplicate name, a missing name or a bad status is an error naming the file and machine.
+    duplicate name, a missing name or a bad status is an error naming the file, line and machine.
     """
     path = Path(path)
     text = path.read_text()
+    is_json = path.suffix == ".json"
     try:
-        data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+        data = json.loads(text) if is_json else yaml.safe_load(text)
     except (json.JSONDecodeError, yaml.YAMLError) as e:
-        raise FleetError(f"{path}: not valid {path.suffix.lstrip('.') or 'YAML'}: {e}") from None
+        raise FleetError(f"{path}: not valid {'JSON' if is_json else 'YAML'}: {e}") from None
     if isinstance(data, dict):
         data = data.get("machines")
     if not isinstance(data, list) or not data:
         raise FleetError(f"{path}: expected a non-empty list of machines (or a 'machines:' list)")
+    lines = _item_lines(text, is_json)
     machines = []
     for i, obj in enumerate(data):
         label = obj.get("name", f"#{i + 1}") if isinstance(obj, dict) else f"#{i + 1}"
-        machines.append(machine_from_dict(obj, f"{path}: machine {label}"))
-    check_unique(machines, str(path))
+        at = f"{path}:{lines[i]}" if i < len(lines) else str(path)
+        machines.append(machine_from_dict(obj, f"{at}: machine {label}"))
+    for i, m in enumerate(machines):
+        if any(m.name == other.name for other in machines[:i]):
+            at = f"{path}:{lines[i]}" if i < len(lines) else str(path)
+            raise FleetError(f"{at}: duplicate machine name {m.name!r}")
     return machines
-
