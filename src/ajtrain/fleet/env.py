@@ -52,10 +52,10 @@ class FleetTools:
         return self.machines[name]
 
     def list_agents(self, filter: str = "") -> str:
-        """List the machines in the fleet with their status, environment, role and owner.
+        """List machines with their status, env, role and owner.
 
         Args:
-            filter: Optional shell-style name pattern such as 'prod-*'; empty lists every machine.
+            filter: Optional name pattern such as 'prod-*'; empty lists all.
         """
         ms = [
             m for m in self.machines.values() if not filter or fnmatch.fnmatchcase(m.name, filter)
@@ -63,18 +63,18 @@ class FleetTools:
         return orjson.dumps([m.to_dict() for m in ms]).decode()
 
     def get_agent(self, name: str) -> str:
-        """Show one machine by its exact name.
+        """Show one machine.
 
         Args:
-            name: The exact machine name.
+            name: Exact machine name.
         """
         return orjson.dumps(self._get(name).to_dict()).decode()
 
     def shutdown_agent(self, name: str) -> str:
-        """Shut down one machine. Destructive: only after the user confirmed this exact machine.
+        """Shut down a machine. Destructive: only after the user confirmed it.
 
         Args:
-            name: The exact machine name.
+            name: Exact machine name.
         """
         m = self._get(name)
         if m.status == "stopped":
@@ -83,10 +83,10 @@ class FleetTools:
         return f"{name} is now stopped"
 
     def start_agent(self, name: str) -> str:
-        """Start a stopped machine again (for example one that was shut down by mistake).
+        """Start a stopped machine, e.g. one shut down by mistake.
 
         Args:
-            name: The exact machine name.
+            name: Exact machine name.
         """
         m = self._get(name)
         if m.status == "running":
