@@ -237,3 +237,25 @@ def test_real_benchmark_decontaminates_canonical_records(
     assert m["decontamination"]["keys"] == len(keys) > 0
     ids = {r["id"] for f in ("train", "val") for r in read_records(out / f"{f}.jsonl")}
     assert not ids & leaked and len(ids) == len(records) - len(leaked) + 50
+
+
+def test_input_changed_between_passes_is_refused(tmp_path, small_inputs, write_recipe, monkeypatch):
+    from ajtrain.mix import mix as mix_module
+
+    real_split = mix_module.split
+
+    def split_then_touch(*args, **kwargs):
+        with open(tmp_path / "toucan_a_trajectories.jsonl", "ab") as fh:
+            fh.write(b"\n")
+        return real_split(*args, **kwargs)
+
+    monkeypatch.setattr(mix_module, "split", split_then_touch)
+    with pytest.raises(ValueError, match="changed while the mix was reading it"):
+        run_mix(
+            _recipe(write_recipe, small_inputs),
+            tmp_path / "o",
+            decontam_keys=NO_KEYS,
+            workers=1,
+            chart=False,
+        )
+    assert not (tmp_path / "o" / "train.jsonl").exists()

@@ -39,6 +39,7 @@ class FileIndex:
     records: int  # valid records read (blank lines skipped)
     contaminated: int  # records dropped because they match a benchmark scenario
     categories: list[str]  # code -> name for `cats`
+    mtime_ns: int = 0  # with size: pass 2 refuses a file that changed since pass 1
     offsets: array = dataclasses.field(default_factory=lambda: array("q"))
     lengths: array = dataclasses.field(default_factory=lambda: array("l"))
     hashes: array = dataclasses.field(default_factory=lambda: array("Q"))
@@ -88,6 +89,7 @@ def index_file(path: str, decontam_keys: frozenset[str] = frozenset()) -> FileIn
             idx.hashes.append(int(content_hash(rec)[:16], 16))
             idx.cats.append(code)
             idx.tokens.append(approx_tokens(rec))
+        idx.mtime_ns = os.fstat(fh.fileno()).st_mtime_ns
     idx.sha256, idx.size = sha.hexdigest(), pos
     idx.categories = list(codes)
     return idx

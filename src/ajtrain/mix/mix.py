@@ -252,7 +252,9 @@ def run_mix(
     """Mix a recipe (built-in name or YAML path) into ``out_dir``; returns the manifest.
 
     Writes ``train.jsonl``, ``val.jsonl``, ``manifest.json`` and ``composition.png``.
-    ``sources`` overrides source paths by name; ``decontam_keys`` defaults to the benchmark's.
+    ``sources`` overrides source paths by name; ``decontam_keys`` defaults to the benchmark's
+    (an empty set, with a warning, when the benchmark cannot be loaded); ``workers`` processes
+    index files in parallel (default: all cores). The manifest also names ``out_dir``.
     """
     rec = load_recipe(recipe, sources, seed, allow_oversample)
     out = Path(out_dir) if out_dir is not None else Path("data") / f"mix_{rec.name}"
@@ -276,7 +278,12 @@ def run_mix(
         units.extend((p, i, m) for i, m in zip(chosen, mult, strict=True))
     train, val = split(units, round(rec.total * rec.val_fraction), rec.seed)
     del units
-    fds = [os.open(ix.path, os.O_RDONLY) for pool in pools for ix in pool.files]
+    files = [ix for pool in pools for ix in pool.files]
+    for ix in files:
+        st = os.stat(ix.path)
+        if (st.st_size, st.st_mtime_ns) != (ix.size, ix.mtime_ns):
+            raise ValueError(f"{ix.path}: changed while the mix was reading it; run it again")
+    fds = [os.open(ix.path, os.O_RDONLY) for ix in files]
     try:
         outputs = {
             "train.jsonl": write_lines(out / "train.jsonl", train, pools, fds),
