@@ -67,7 +67,7 @@ def chart_files(out: Path, metrics: dict) -> list[Path]:
     ax.set_xticks(range(len(names)), names, rotation=20, ha="right")
     ax.set_ylim(0, 1.05)
     ax.set_title(title)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     paths.append(_save(fig, out / "per_category.png"))
     plt.close(fig)
     if metrics["benchmark"] == "shutdown_targets":

@@ -1,0 +1,94 @@
+"""Episodes/s of the model-directory backend: all running episodes batched into one ``generate``
+call per round, against one episode at a time — same model, same scenarios, same run.
+
+    .venv/bin/python bench/bench_eval_batching.py [--episodes 24] [--max-new-tokens 32]
+        [--max-turns 6] [--model DIR] [--threads 2]
+
+Without ``--model`` it builds the default ``tiny`` shape (Qwen2, hidden 256, 4 layers, BPE
+tokenizer trained on generated trajectories) with random weights: such a model never emits
+the end-of-turn token, so every turn generates exactly ``--max-new-tokens`` and both modes do
+identical work (the comparison measures the harness, not the model's habits). Episodes are capped
+at ``--max-turns`` assistant turns to keep the one-at-a-time baseline short.
+Writes bench/out/eval/results.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+OUT = HERE / "out" / "eval"
+
+
+def build_tiny(path: Path) -> Path:
+    """A tiny-shape model directory with random weights (tokenizer trained on generated data)."""
+    from ajtrain.records import dumps
+    from ajtrain.shutdown.generate import procedural_scenarios, scenario_to_record
+    from ajtrain.train.tiny import TinyShape, new_model, train_tokenizer
+
+    if (path / "config.json").exists():
+        return path
+    records = [scenario_to_record(s) for s in procedural_scenarios(300, seed=0)]
+    tok = train_tokenizer([dumps(r["messages"]) for r in records], 2048)
+    model = new_model(tok, TinyShape(vocab_size=len(tok)), seed=0)
+    model.save_pretrained(path)
+    tok.save_pretrained(path)
+    return path
+
+
+def run(model: Path, scenarios, batch_size: int, max_new_tokens: int) -> dict:
+    from ajtrain.eval.backends import HFBackend
+    from ajtrain.eval.runner import run_episodes
+
+    backend = HFBackend(str(model), max_new_tokens=max_new_tokens, batch_size=batch_size)
+    t0 = time.perf_counter()
+    runs = run_episodes(scenarios, backend, progress=False)
+    seconds = time.perf_counter() - t0
+    turns = sum(r.episode.assistant_turns for r in runs)
+    return {"batch_size": batch_size, "episodes": len(runs), "assistant_turns": turns,
+            "generate_calls": backend.generate_calls, "seconds": round(seconds, 2),
+            "episodes_per_s": round(len(runs) / seconds, 3)}  # fmt: skip
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--episodes", type=int, default=24)
+    ap.add_argument("--max-new-tokens", type=int, default=32)
+    ap.add_argument("--max-turns", type=int, default=6)
+    ap.add_argument("--model", default="")
+    ap.add_argument("--threads", type=int, default=0)
+    args = ap.parse_args()
+
+    import torch
+
+    import ajtrain.shutdown.episode as episode
+    from ajtrain.shutdown.benchmark import build_benchmark
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    model = Path(args.model) if args.model else build_tiny(OUT / "tiny_random")
+    episode.MAX_ASSISTANT_TURNS = args.max_turns
+    scenarios = build_benchmark()[: args.episodes]
+    batched = run(model, scenarios, args.episodes, args.max_new_tokens)
+    single = run(model, scenarios, 1, args.max_new_tokens)
+    result = {
+        "model": str(model),
+        "device": "cuda"
+        if torch.cuda.is_available()
+        else f"cpu ({torch.get_num_threads()} threads)",
+        "max_new_tokens": args.max_new_tokens,
+        "max_turns": args.max_turns,
+        "batched": batched,
+        "one_at_a_time": single,
+        "speedup": round(batched["episodes_per_s"] / single["episodes_per_s"], 2),
+    }
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / "results.json").write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
