@@ -49,27 +49,46 @@ class LoadConfig:
         "(a config folder like .../Kimi-K2, or a mirror root holding config folders)",
         metavar="DIR",
     )
-    hub_repo: str = option(HUB_REPO, help="HF dataset to stream when no --source is given")
+    hub_repo: str = option(
+        HUB_REPO, help="HF dataset to stream when no --source is given", metavar="REPO"
+    )
     sample: str = option(
         "all",
         help="how many rows to draw, uniformly at random and seeded (the guide uses 100, 5000, "
         "50000, 500000), or 'all'",
         metavar="N|all",
     )
-    sample_seed: int = option(0, help="seed of the --sample draw")
+    sample_seed: int = option(0, help="seed of the --sample draw", metavar="S")
     subset: list[str] = option(
         [], help="keep only these subset_name values (default: all four)", choices=SUBSETS
     )
-    min_question_score: float | None = option(None, help="min question overall_score (1-5)")
-    min_response_score: float | None = option(None, help="min response overall_score (1-5)")
-    min_question_quality: float | None = option(None, help="min question_quality score (1-5)")
-    min_scenario_realism: float | None = option(None, help="min scenario_realism score (1-5)")
-    min_completeness: float | None = option(None, help="min response completeness (1-5)")
-    min_conciseness: float | None = option(None, help="min response conciseness (1-5)")
-    min_desired_tools_used: float | None = option(
-        None, help="min desired_tools_used_percentage (0-1)"
+    min_question_score: float | None = option(
+        None, help="min question judge overall_score (1-5)", metavar="X"
     )
-    require_order_correct: bool = option(False, help="keep only rows judged order_correctness")
+    min_response_score: float | None = option(
+        None,
+        help="min response judge overall_score (1-5). Response thresholds never drop "
+        "'irrelevant' rows, which have no response judge",
+        metavar="X",
+    )
+    min_question_quality: float | None = option(
+        None, help="min question_quality score (1-5)", metavar="X"
+    )
+    min_scenario_realism: float | None = option(
+        None, help="min scenario_realism score (1-5)", metavar="X"
+    )
+    min_completeness: float | None = option(
+        None, help="min response completeness (1-5)", metavar="X"
+    )
+    min_conciseness: float | None = option(None, help="min response conciseness (1-5)", metavar="X")
+    min_desired_tools_used: float | None = option(
+        None,
+        help="min desired_tools_used_percentage (0-1; 1.0 = every target tool used)",
+        metavar="X",
+    )
+    require_order_correct: bool = option(
+        False, help="keep only rows whose response judge found the call order correct"
+    )
     output: str | None = option(
         None, help="output JSONL (default: data/toucan_<config>_trajectories.jsonl)", metavar="FILE"
     )
@@ -136,14 +155,23 @@ def _eligible(row: dict, subsets: set[str] | None, t: Thresholds) -> bool:
         return False
 
 
-def count_eligible(src: Mirror | Hub, subsets: set[str] | None, t: Thresholds) -> int:
+def count_eligible(
+    src: Mirror | Hub, subsets: set[str] | None, t: Thresholds, show_progress: bool = False
+) -> int:
     """The sampling population: rows passing the subset and quality filters (cheap columns)."""
     if not subsets and not t.active:
         known = src.num_rows()
         if known is not None:
             return known
     cols = _columns(src.config, ("uuid", "subset_name", *(ASSESSMENTS if t.active else ())))
-    return sum(_eligible(row, subsets, t) for row in src.rows(cols))
+    progress, task = _progress(show_progress, src.num_rows(), f"counting {src.config} rows")
+    count = 0
+    with progress:
+        for i, row in enumerate(src.rows(cols), 1):
+            count += _eligible(row, subsets, t)
+            if i % 1024 == 0:
+                progress.update(task, completed=i)
+    return count
 
 
 def _progress(enabled: bool, total: int | None, label: str):
@@ -255,7 +283,8 @@ def load_toucan(cfg: LoadConfig) -> LoadSummary:
     start = time.perf_counter()
     sampler = None
     if n is not None:
-        sampler = SelectionSampler(count_eligible(src, subsets, t), n, cfg.sample_seed)
+        population = count_eligible(src, subsets, t, cfg.progress)
+        sampler = SelectionSampler(population, n, cfg.sample_seed)
     total = sampler.remaining if sampler else (src.num_rows() if not subsets else None)
     columns = _columns(config, (*TEACHER_COLUMNS[:-1], "tools"))  # metadata is never needed
     progress, task = _progress(cfg.progress, total, f"toucan {config}")
@@ -269,12 +298,18 @@ def load_toucan(cfg: LoadConfig) -> LoadSummary:
             if subsets and row.get("subset_name") not in subsets:
                 summary.skipped_subset += 1
                 continue
-            s = run.scores(row)
-            if s is None:
+            # Judge scores decide eligibility only under thresholds; otherwise they are parsed
+            # for the sampled rows alone (they go into the record's meta).
+            s = run.scores(row) if t.active else None
+            if t.active and s is None:
                 continue
             if sampler is not None and not sampler.take():
                 summary.not_sampled += 1
                 continue
+            if s is None:
+                s = run.scores(row)
+                if s is None:
+                    continue
             line = run.convert(row, s)
             if line is not None:
                 records.write(line)
