@@ -71,3 +71,22 @@ def test_call_to_tool_declared_only_in_system_message_adds_its_definition(toucan
     assert added == {"exa-search-deep_researcher_start", "exa-search-deep_researcher_check"}
     # Other rows keep available_tools as the very same string.
     assert convert_row(rows["0045695f"], "Kimi-K2")["tools"] == rows["0045695f"]["available_tools"]
+
+
+def test_real_rows_load_from_a_jsonl_file(toucan_real_rows, tmp_path, check_record):
+    from ajtrain.records import read_records
+    from ajtrain.toucan.load import LoadConfig, load_toucan
+
+    s = load_toucan(
+        LoadConfig(
+            source=str(toucan_real_rows),
+            config="Kimi-K2",
+            progress=False,
+            output=str(tmp_path / "real.jsonl"),
+        )  # fmt: skip
+    )
+    assert (s.read, s.kept, s.rejected) == (10, 10, 0)
+    recs = list(read_records(s.output))
+    for rec in recs:
+        check_record(rec)
+    assert recs[-1]["meta"]["question_scores"]["question_quality"] in range(1, 6)
