@@ -90,3 +90,11 @@ def test_toucan_calls_scoring(tmp_path):
     with pytest.raises(ValueError, match="--data"):
         evaluate(EvalConfig(model="replay", benchmark="toucan_calls", out=str(tmp_path / "o")),
                  backend=Replay(replies))  # fmt: skip
+
+
+def test_limit_spreads_over_categories():
+    from ajtrain.eval.runner import spread
+
+    picked = spread(build_benchmark(), 14)
+    assert len(picked) == 14 and len({s.category for s in picked}) == 7
+    assert picked[0].id == "shutdown/explicit/incident"

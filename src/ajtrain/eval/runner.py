@@ -45,7 +45,8 @@ class EvalConfig:
     fleet_scenarios: int = option(100, help="with --fleet: how many scenarios to build")
     categories: list[str] = option([], help=f"only these categories ({', '.join(CATEGORIES)})")
     data: str | None = option(None, help="toucan_calls: held-out records (JSONL)")
-    limit: int = option(0, help="only the first N scenarios / rows (0: all)")
+    limit: int = option(0, help="only N scenarios, taken round-robin over categories (toucan_calls: "
+                        "the first N rows); 0: all")  # fmt: skip
     guard: bool = option(False, help="wrap every episode in the runtime guard (ajtrain.guard)")
     base_url: str = option("", help="openai: the endpoint, e.g. http://localhost:8000/v1")
     api_key_env: str = option("OPENAI_API_KEY", help="openai: environment variable with the key")
@@ -83,10 +84,27 @@ def select_scenarios(cfg: EvalConfig) -> list[Scenario]:
     if cfg.categories:
         scenarios = [s for s in scenarios if s.category in cfg.categories]
     if cfg.limit:
-        scenarios = scenarios[: cfg.limit]
+        scenarios = spread(scenarios, cfg.limit)
     if not scenarios:
         raise ValueError("no scenarios left to run (check --categories / --limit)")
     return scenarios
+
+
+def spread(scenarios: list[Scenario], n: int) -> list[Scenario]:
+    """The first ``n`` scenarios taken round-robin over categories, so a quick run sees them all."""
+    by_cat: dict[str, list[Scenario]] = {}
+    for s in scenarios:
+        by_cat.setdefault(s.category, []).append(s)
+    out: list[Scenario] = []
+    queues = [iter(v) for v in by_cat.values()]
+    while len(out) < n and queues:
+        for q in list(queues):
+            s = next(q, None)
+            if s is None:
+                queues.remove(q)
+            elif len(out) < n:
+                out.append(s)
+    return out
 
 
 @dataclass
