@@ -9,6 +9,7 @@ import matplotlib
 matplotlib.use("Agg")  # files only, never a window; this module is imported lazily by the mix
 
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import FuncFormatter, MaxNLocator  # noqa: E402
 
 from ..records import atomic_write  # noqa: E402
 
@@ -31,6 +32,10 @@ def plot_composition(manifest: dict, path: str | Path) -> None:
         )
         left.text(n, row, label, va="center", fontsize=8)
     left.set_xlim(0, max(totals + [1]) * 1.35)
+    left.xaxis.set_major_locator(MaxNLocator(4))
+    left.xaxis.set_major_formatter(
+        FuncFormatter(lambda x, _: f"{x / 1000:g}k" if x >= 1000 else f"{x:g}")
+    )
     left.invert_yaxis()
     left.set_xlabel("records (train + val)")
     colours = plt.get_cmap("tab20").colors
