@@ -6,7 +6,13 @@ import random
 
 import torch
 
-from ajtrain.train.batching import PackedCollator, PaddedCollator, pack
+from ajtrain.train.batching import (
+    PackedCollator,
+    PaddedCollator,
+    fixed_batches,
+    group_by_length,
+    pack,
+)
 from ajtrain.train.data import IGNORE
 from ajtrain.train.tiny import TinyShape, new_model, train_tokenizer
 
@@ -41,7 +47,7 @@ def test_packed_examples_do_not_attend_to_each_other():
         ex["input_ids"] = [t % len(tok) for t in ex["input_ids"]]
     row = pack(examples, capacity=1000, seed=0)
     assert len(row) == 1 and row[0]["n_examples"] == 3
-    batch = PackedCollator(tok.pad_token_id)(row)
+    batch = PackedCollator(tok.pad_token_id)([row])
     with torch.no_grad():
         packed = model(input_ids=batch["input_ids"], position_ids=batch["position_ids"]).logits[0]
         pos = 0
@@ -63,6 +69,21 @@ def test_padded_collator_masks_padding():
         {"input_ids": [5, 6, 7], "labels": [IGNORE, 6, 7]},
         {"input_ids": [8], "labels": [IGNORE]},
     ]
-    batch = PaddedCollator(pad_id=0)(rows)
+    batch = PaddedCollator(pad_id=0)([rows])
     assert batch["attention_mask"].tolist() == [[1, 1, 1], [1, 0, 0]]
     assert batch["labels"][1].tolist() == [IGNORE, IGNORE, IGNORE]
+
+
+def test_grouped_batches_fit_the_budget_and_keep_every_example():
+    examples = _examples(300)
+    batches = group_by_length(examples, batch_tokens=1024, seed=3)
+    assert sorted(e["tag"] for b in batches for e in b) == list(range(300))
+    for b in batches:
+        assert len(b) * max(len(e["input_ids"]) for e in b) <= 1024 or len(b) == 1
+
+    # Similar lengths together: far less padding than shuffled fixed-size batches.
+    def padding(bs):
+        return sum(len(b) * max(len(e["input_ids"]) for e in b) for b in bs)
+
+    assert padding(batches) < 0.7 * padding(fixed_batches(examples, 8, seed=3))
+    assert group_by_length(examples, 1024, seed=3) == batches  # seeded

@@ -32,14 +32,18 @@ class TrainConfig:
     )
     learning_rate: float = option(0.0, help="peak LR (0: 1e-3 tiny, 2e-4 LoRA, 2e-5 full)")
     batch_tokens: int = option(
-        16384, help="tokens per device per micro-batch: rows of --max-length packed with examples"
+        16384,
+        help="tokens per device per micro-batch, padding included (packed/padded: "
+        "batch-tokens // max-length rows)",
     )
     grad_accum: int = option(1, help="micro-batches per optimizer step")
     warmup_ratio: float = option(0.03, help="fraction of steps of linear LR warm-up")
     weight_decay: float = option(0.0, help="AdamW weight decay")
     batching: str = option(
-        "packed", help="'packed' (examples share rows, block-diagonal attention) or 'padded' "
-        "(one example per row; the plain baseline)", choices=["packed", "padded"],
+        "grouped", help="micro-batches: 'grouped' (similar lengths, padded; fastest on CPU), "
+        "'packed' (examples share rows of --max-length, block-diagonal attention; for GPUs) or "
+        "'padded' (shuffled, padded to the longest; the plain baseline)",
+        choices=["grouped", "packed", "padded"],
     )  # fmt: skip
     val_fraction: float = option(
         0.02, help="held-out fraction for validation loss when the data has no val.jsonl"

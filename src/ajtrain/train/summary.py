@@ -20,7 +20,7 @@ def loss_curve(log_history: list[dict]) -> dict[str, list]:
 
 
 def write_summary(out: Path, *, cfg: Any, ds: Any, train_stats: Any, val_stats: Any, state: Any,
-                  result: Any, final_eval: dict, n_rows: int, train_s: float, total_s: float,
+                  result: Any, final_eval: dict, n_batches: int, train_s: float, total_s: float,
                   resumed_from: str | None, n_params: int, threads: int, world_size: int) -> dict:  # fmt: skip
     """Write ``training_summary.json`` and ``loss_curve.png`` into ``out``; return the summary."""
     curve = loss_curve(state.log_history)
@@ -34,7 +34,7 @@ def write_summary(out: Path, *, cfg: Any, ds: Any, train_stats: Any, val_stats: 
         "steps": state.global_step,
         "max_steps": state.max_steps,
         "epochs": state.epoch,
-        "packed_rows": n_rows,
+        "micro_batches_per_epoch": n_batches,
         "tokens_seen": tokens,
         "train_seconds": round(train_s, 2),
         "total_seconds": round(total_s, 2),

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ..records import write_json
-from .batching import PackedCollator, PaddedCollator, pack
+from .batching import PackedCollator, PaddedCollator, fixed_batches, group_by_length, pack
 from .config import TrainConfig
 from .data import TokenStats, load_dataset, tokenize
 from .summary import write_summary
@@ -100,29 +100,28 @@ def _precision(cfg: TrainConfig) -> str:
     return "bf16" if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else "fp32"
 
 
-class _Rows:
-    """A list of rows as a map-style dataset."""
+class _Batches:
+    """Pre-built micro-batches as a map-style dataset (the Trainer draws one item per step)."""
 
-    def __init__(self, rows: list[dict]):
+    def __init__(self, rows: list[list[dict]]):
         self.rows = rows
 
     def __len__(self) -> int:
         return len(self.rows)
 
-    def __getitem__(self, i: int) -> dict:
+    def __getitem__(self, i: int) -> list[dict]:
         return self.rows[i]
 
 
-def _rows(cfg: TrainConfig, examples: list[dict], seed: int) -> list[dict]:
+def _batches(cfg: TrainConfig, examples: list[dict], seed: int) -> list[list[dict]]:
+    """Micro-batches as configured (``--batching``); each is one dataset item."""
+    max_length = cfg.resolved_max_length()
     if cfg.batching == "packed":
-        return pack(examples, cfg.resolved_max_length(), seed)
-    rows = list(examples)
-    random.Random(seed).shuffle(rows)
-    return rows
-
-
-def _rows_per_batch(cfg: TrainConfig) -> int:
-    return max(1, cfg.batch_tokens // cfg.resolved_max_length())
+        rows = pack(examples, max_length, seed)
+        return fixed_batches(rows, max(1, cfg.batch_tokens // max_length), seed)
+    if cfg.batching == "grouped":
+        return group_by_length(examples, max(cfg.batch_tokens, max_length), seed)
+    return fixed_batches(examples, max(1, cfg.batch_tokens // max_length), seed)
 
 
 def _time_budget_callback(budget_s: float) -> Any:
@@ -150,8 +149,8 @@ def _training_args(cfg: TrainConfig, out: Path, has_val: bool) -> Any:
     precision = _precision(cfg)
     return TrainingArguments(
         output_dir=str(out / "checkpoints"),
-        per_device_train_batch_size=_rows_per_batch(cfg),
-        per_device_eval_batch_size=_rows_per_batch(cfg),
+        per_device_train_batch_size=1,  # one item = one micro-batch (see batching.py)
+        per_device_eval_batch_size=1,
         gradient_accumulation_steps=cfg.grad_accum,
         learning_rate=cfg.resolved_learning_rate(),
         num_train_epochs=cfg.epochs,
@@ -226,8 +225,8 @@ def train(cfg: TrainConfig) -> Path:
         f"{train_stats.trained_tokens} on assistant turns), {len(val_ex)} validation; "
         f"truncated {train_stats.truncated}; skipped {dict(train_stats.skipped) or 'none'}"
     )
-    train_rows = _rows(cfg, train_ex, cfg.seed)
-    val_rows = _rows(cfg, val_ex, cfg.seed) if val_ex else []
+    train_rows = _batches(cfg, train_ex, cfg.seed)
+    val_rows = _batches(cfg, val_ex, cfg.seed) if val_ex else []
     pad_id = tokenizer.pad_token_id
     collator = PackedCollator(pad_id) if cfg.batching == "packed" else PaddedCollator(pad_id)
 
@@ -237,8 +236,8 @@ def train(cfg: TrainConfig) -> Path:
     trainer = Trainer(
         model=model,
         args=args,
-        train_dataset=_Rows(train_rows),
-        eval_dataset=_Rows(val_rows) if val_rows else None,
+        train_dataset=_Batches(train_rows),
+        eval_dataset=_Batches(val_rows) if val_rows else None,
         data_collator=collator,
         processing_class=tokenizer,
         callbacks=callbacks,
@@ -253,7 +252,7 @@ def train(cfg: TrainConfig) -> Path:
         write_summary(
             out, cfg=cfg, ds=ds, train_stats=train_stats, val_stats=val_stats,
             state=trainer.state, result=result, final_eval=final_eval,
-            n_rows=len(train_rows), train_s=train_s, total_s=time.monotonic() - t0,
+            n_batches=len(train_rows), train_s=train_s, total_s=time.monotonic() - t0,
             resumed_from=resume_from, n_params=sum(p.numel() for p in model.parameters()),
             threads=torch.get_num_threads(), world_size=trainer.args.world_size,
         )  # fmt: skip
