@@ -9,6 +9,9 @@ Cases, each in its own process (peak RSS is that process's own high-water mark, 
   baseline              datasets.load_dataset("parquet") + .map(convert, json.loads/json.dumps),
                         one process, then the records written as JSONL: the same conversion
 Targets: ours >= 100 MB/s per core, >= 3x the baseline, peak RSS < 1 GB for both samples.
+Throughput is per core: CPU seconds (user + sys) of the case's process, imports included; wall
+seconds are printed too but swing on a shared machine. Each case runs --repeat times,
+interleaved, and the best run is reported (peak RSS: the worst).
 The mirror (Kimi-K2 fixture shards) is cached under bench/out/toucan_mirror.
 """
 
@@ -152,6 +155,7 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--gb", type=float, default=1.0, help="mirror size in GB of row JSON")
     ap.add_argument("--work", type=Path, default=OUT, help="mirror cache and scratch outputs")
     ap.add_argument("--skip-baseline", action="store_true")
+    ap.add_argument("--repeat", type=int, default=2, help="runs per case (best is reported)")
     ap.add_argument("--case", help=argparse.SUPPRESS)
     ap.add_argument("--mirror", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -165,9 +169,20 @@ def main(argv: list[str] | None = None) -> dict:
     disk = sum(f.stat().st_size for f in folder.glob("*.parquet"))
     mb = meta["bytes"] / 1e6
     print(f"mirror: {meta['rows']:,} rows, {mb:,.0f} MB row JSON, {disk / 1e6:,.0f} MB parquet")
+    cases = ("all", "sample1000") + (() if args.skip_baseline else ("baseline",))
+    runs: dict[str, list[dict]] = {c: [] for c in cases}
+    for _ in range(args.repeat):  # interleaved, so a busy spell on a shared machine hits all
+        for name in cases:
+            runs[name].append(run_case(name, folder, args.work))
     results = {}
-    for name in ("all", "sample1000") + (() if args.skip_baseline else ("baseline",)):
-        r = results[name] = run_case(name, folder, args.work)
+    for name in cases:  # best of the repeats: the least disturbed run of each case
+        r = results[name] = dict(runs[name][0])
+        for key in ("wall_s", "cpu_s", "peak_rss_mb"):
+            r[key] = (
+                min(x[key] for x in runs[name])
+                if key != "peak_rss_mb"
+                else max(x[key] for x in runs[name])
+            )
         r["mb_per_s_wall"] = mb / r["wall_s"]
         r["mb_per_s_cpu"] = mb / r["cpu_s"]
         print(
@@ -176,9 +191,13 @@ def main(argv: list[str] | None = None) -> dict:
             f"peak RSS {r['peak_rss_mb']:6.0f} MB"
         )
     if "baseline" in results:
-        ratio = results["all"]["mb_per_s_wall"] / results["baseline"]["mb_per_s_wall"]
-        print(f"speedup over baseline (all rows, wall): {ratio:.1f}x (target >= 3x)")
-        results["speedup"] = ratio
+        ours, base = results["all"], results["baseline"]
+        results["speedup_wall"] = base["wall_s"] / ours["wall_s"]
+        results["speedup"] = base["cpu_s"] / ours["cpu_s"]  # per core: the issue's measure
+        print(
+            f"speedup over baseline (all rows): {results['speedup']:.1f}x cpu, "
+            f"{results['speedup_wall']:.1f}x wall (target >= 3x)"
+        )
     ok = results["all"]["mb_per_s_cpu"] >= 100 and results.get("speedup", 3) >= 3
     ok = ok and all(results[c]["peak_rss_mb"] < 1024 for c in ("all", "sample1000"))
     print("targets (>= 100 MB/s per core, >= 3x, RSS < 1 GB):", "met" if ok else "NOT met")

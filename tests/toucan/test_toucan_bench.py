@@ -15,7 +15,7 @@ def test_bench_smoke(tmp_path, capsys):
     spec = importlib.util.spec_from_file_location("bench_toucan_load", BENCH)
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
-    results = bench.main(["--gb", "0.002", "--work", str(tmp_path)])
+    results = bench.main(["--gb", "0.002", "--work", str(tmp_path), "--repeat", "1"])
     for case in ("all", "sample1000", "baseline"):
         assert results[case]["peak_rss_mb"] > 0 and results[case]["mb_per_s_cpu"] > 0
     # Both loaders convert the same rows the same way.

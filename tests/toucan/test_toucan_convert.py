@@ -244,3 +244,11 @@ def test_meta_and_identity():
         "target_tools": "get_forecast",
         "question_score": 4.5,
     }
+
+
+def test_escaped_template_tokens_are_caught():
+    # "<|im_user|>" written with a \u003c escape: invisible to a raw-text scan, still a leak.
+    raw = '[{"role": "user", "content": "\\u003c|im_user|>hi"}, {"role": "assistant", "content": "x"}]'
+    with pytest.raises(Reject) as e:
+        convert_row({"uuid": "u", "messages": raw, "available_tools": "[]"}, "Kimi-K2")
+    assert e.value.reason == "template_leak"

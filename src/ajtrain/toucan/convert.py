@@ -275,7 +275,7 @@ def _system(content: str, b: _Builder) -> None:
     rest, declared = strip_tool_template(content)
     if declared is not None:
         b.declared.append(declared)
-        b.markers += _count_markers(content) - _count_markers(rest)
+        b.markers += _count_markers(content) - (_count_markers(rest) if rest else 0)
     if rest:
         b.out.append({"role": "system", "content": rest})
 
@@ -323,6 +323,10 @@ def _count_markers(text: str | bytes) -> int:
     return sum(text.count(marker) for marker in markers)  # type: ignore[arg-type]
 
 
+def _may_hide_markers(text: str | bytes) -> bool:
+    return (b"\\u003" in text) if isinstance(text, bytes) else ("\\u003" in text)
+
+
 def _check_leaks(messages: list[dict]) -> None:
     for i, m in enumerate(messages):
         for key in ("content", "reasoning_content"):
@@ -355,9 +359,10 @@ def convert_row(
         raise Reject("no_user", "no user message")
     if not any(m["role"] == "assistant" for m in out):
         raise Reject("no_assistant", "no assistant message")
-    # Markers cannot be JSON-escaped, so counting them in the raw text is exact: if every one was
-    # inside a removed template, no message needs scanning (the common Kimi case).
-    if _count_markers(text) != b.markers:
+    # Counting markers in the raw text is exact unless "<" was written as "\u003c", which
+    # json.dumps never does (it escapes only control characters, \u0000-\u001f): if every marker
+    # sat in a removed template, no message needs scanning (the common Kimi case).
+    if _count_markers(text) != b.markers or _may_hide_markers(text):
         _check_leaks(out)
     uuid = row.get("uuid") or ""
     subset = row.get("subset_name") or ""
