@@ -7,7 +7,9 @@ call per round, against one episode at a time — same model, same scenarios, sa
 Without ``--model`` it builds the default ``tiny`` shape (Qwen2, hidden 256, 4 layers, BPE
 tokenizer trained on generated trajectories) with random weights: such a model never emits
 the end-of-turn token, so every turn generates exactly ``--max-new-tokens`` and both modes do
-identical work (the comparison measures the harness, not the model's habits). Episodes are capped
+identical work (the comparison measures the harness, not the model's habits). The batched run is
+measured with and without the shared-prefix KV cache (one prefill of the prompts' common part per
+``generate`` call; it cannot apply to a batch of one). Episodes are capped
 at ``--max-turns`` assistant turns to keep the one-at-a-time baseline short.
 Writes bench/out/eval/results.json.
 """
@@ -39,16 +41,19 @@ def build_tiny(path: Path) -> Path:
     return path
 
 
-def run(model: Path, scenarios, batch_size: int, max_new_tokens: int) -> dict:
+def run(model: Path, scenarios, batch_size: int, max_new_tokens: int, shared_prefix: bool) -> dict:
     from ajtrain.eval.backends import HFBackend
     from ajtrain.eval.runner import run_episodes
 
-    backend = HFBackend(str(model), max_new_tokens=max_new_tokens, batch_size=batch_size)
+    backend = HFBackend(str(model), max_new_tokens=max_new_tokens, batch_size=batch_size,
+                        shared_prefix=shared_prefix)  # fmt: skip
     t0 = time.perf_counter()
     runs = run_episodes(scenarios, backend, progress=False)
     seconds = time.perf_counter() - t0
     turns = sum(r.episode.assistant_turns for r in runs)
-    return {"batch_size": batch_size, "episodes": len(runs), "assistant_turns": turns,
+    return {"batch_size": batch_size, "shared_prefix": shared_prefix and batch_size > 1,
+            "prefill_tokens_saved": backend.shared_prefix_tokens,
+            "episodes": len(runs), "assistant_turns": turns,
             "generate_calls": backend.generate_calls, "seconds": round(seconds, 2),
             "episodes_per_s": round(len(runs) / seconds, 3)}  # fmt: skip
 
@@ -72,8 +77,9 @@ def main() -> None:
     model = Path(args.model) if args.model else build_tiny(OUT / "tiny_random")
     episode.MAX_ASSISTANT_TURNS = args.max_turns
     scenarios = build_benchmark()[: args.episodes]
-    batched = run(model, scenarios, args.episodes, args.max_new_tokens)
-    single = run(model, scenarios, 1, args.max_new_tokens)
+    batched = run(model, scenarios, args.episodes, args.max_new_tokens, shared_prefix=True)
+    batched_plain = run(model, scenarios, args.episodes, args.max_new_tokens, shared_prefix=False)
+    single = run(model, scenarios, 1, args.max_new_tokens, shared_prefix=False)
     result = {
         "model": str(model),
         "device": "cuda"
@@ -82,8 +88,12 @@ def main() -> None:
         "max_new_tokens": args.max_new_tokens,
         "max_turns": args.max_turns,
         "batched": batched,
+        "batched_without_shared_prefix": batched_plain,
         "one_at_a_time": single,
         "speedup": round(batched["episodes_per_s"] / single["episodes_per_s"], 2),
+        "speedup_without_shared_prefix": round(
+            batched_plain["episodes_per_s"] / single["episodes_per_s"], 2
+        ),
     }
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "results.json").write_text(json.dumps(result, indent=2) + "\n")

@@ -46,6 +46,11 @@ def test_batched_generation_matches_the_requests(tiny_model_dir):
     # the same prompt alone gives the same greedy text as inside the batch
     alone = HFBackend(str(tiny_model_dir), max_new_tokens=6, batch_size=1).complete(reqs[:1])
     assert alone[0].raw == out[0].raw
+    # the shared-prefix KV cache is an optimisation only: same greedy text without it
+    assert backend.shared_prefix_tokens > 0
+    plain = HFBackend(str(tiny_model_dir), max_new_tokens=6, batch_size=3, shared_prefix=False)
+    assert [p.raw for p in plain.complete(reqs)] == [p.raw for p in out]
+    assert plain.shared_prefix_tokens == 0
 
 
 def test_sampling_with_seeds_runs_every_trial(tiny_model_dir, tmp_path):

@@ -105,14 +105,18 @@ class HFBackend:
     temperature: float = 0.0
     batch_size: int = 64
     device: str = "auto"
+    shared_prefix: bool = True
     name: str = field(init=False)
     deterministic: bool = field(init=False)
     generate_calls: int = field(init=False, default=0)
+    shared_prefix_tokens: int = field(init=False, default=0)  # prefill tokens saved
 
     def __post_init__(self) -> None:
         import torch
+        import transformers
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
+        self._tf_version = transformers.__version__
         if not os.path.isdir(self.path):
             raise FileNotFoundError(f"--model {self.path}: no such model directory")
         self.name = self.path
@@ -130,6 +134,7 @@ class HFBackend:
         self.model = AutoModelForCausalLM.from_pretrained(self.path, dtype=dtype).to(device)
         self.model.eval()
         self._device = device
+        self._render = None
         limit = getattr(self.model.config, "max_position_embeddings", None) or 1_000_000
         self.max_prompt_tokens = max(1, limit - self.max_new_tokens)
         eos = self.model.generation_config.eos_token_id
@@ -138,10 +143,13 @@ class HFBackend:
         self.eos_ids = sorted(i for i in eos if i is not None)
 
     def render(self, r: Request) -> str:
-        return self.tok.apply_chat_template(
-            template_messages(r.messages), tools=r.tools or None, tokenize=False,
-            add_generation_prompt=True,
-        )  # fmt: skip
+        """The prompt text: the tokenizer's chat template with the generation prompt."""
+        if self._render is None:
+            # compiled once (the train stage's helper): apply_chat_template recompiles per call
+            from ..train.template import _render_fn
+
+            self._render = _render_fn(self.tok)
+        return self._render(template_messages(r.messages), r.tools or None, True)
 
     def complete(self, requests: list[Request]) -> list[Parsed]:
         prompts = [
@@ -166,11 +174,40 @@ class HFBackend:
                 out[i] = parsed
         return out  # type: ignore[return-value]
 
+    def _inputs(self, prompts: list[list[int]]) -> dict[str, Any]:
+        """Left-padded inputs; with ``shared_prefix``, the prompts' common prefix (system prompt,
+        tool schemas, often the fleet listing) is prefilled once and its KV cache shared by the
+        batch: rows are ``[prefix][padding][own suffix]``, the mask's holes keep positions right."""
+        import torch
+
+        keep = min(len(os.path.commonprefix(prompts)), min(map(len, prompts)) - 1)
+        if not self.shared_prefix or len(prompts) < 2 or keep < 16:
+            batch = self.tok.pad({"input_ids": prompts}, padding=True, return_tensors="pt")
+            return {k: v.to(self._device) for k, v in batch.items()}
+        width = keep + max(len(p) - keep for p in prompts)
+        ids = torch.full((len(prompts), width), self.tok.pad_token_id, dtype=torch.long)
+        mask = torch.zeros((len(prompts), width), dtype=torch.long)
+        ids[:, :keep] = torch.tensor(prompts[0][:keep])
+        mask[:, :keep] = 1
+        for i, p in enumerate(prompts):
+            ids[i, width - len(p) + keep :] = torch.tensor(p[keep:])
+            mask[i, width - len(p) + keep :] = 1
+        with torch.no_grad():
+            cache = self.model(ids[:1, :keep].to(self._device), use_cache=True).past_key_values
+        cache.batch_repeat_interleave(len(prompts))
+        self.shared_prefix_tokens += keep * (len(prompts) - 1)
+        # transformers 5 renamed generate's past_key_values to cache
+        key = "cache" if int(self._tf_version.split(".")[0]) >= 5 else "past_key_values"
+        return {
+            "input_ids": ids.to(self._device),
+            "attention_mask": mask.to(self._device),
+            key: cache,
+        }
+
     def _generate(self, prompts: list[list[int]], seed: int) -> list[Parsed]:
         import torch
 
-        batch = self.tok.pad({"input_ids": prompts}, padding=True, return_tensors="pt")
-        batch = {k: v.to(self._device) for k, v in batch.items()}
+        batch = self._inputs(prompts)
         kwargs: dict[str, Any] = {"do_sample": False}
         if self.temperature > 0:
             torch.manual_seed(seed)
@@ -298,4 +335,5 @@ def make_backend(cfg: Any) -> Backend:
     if model.startswith("openai:"):
         return OpenAIBackend(model.removeprefix("openai:"), cfg.base_url, cfg.api_key_env,
                              cfg.temperature, cfg.max_new_tokens, cfg.concurrency, cfg.timeout_s)  # fmt: skip
-    return HFBackend(model, cfg.max_new_tokens, cfg.temperature, cfg.batch_size, cfg.device)
+    return HFBackend(model, cfg.max_new_tokens, cfg.temperature, cfg.batch_size, cfg.device,
+                     cfg.shared_prefix)  # fmt: skip

@@ -56,6 +56,8 @@ class EvalConfig:
     max_new_tokens: int = option(256, help="model dir / openai: token limit of one turn")
     temperature: float = option(0.0, help="0: greedy; > 0: sampling, seeded per trial")
     seed: int = option(0, help="base seed; trial t of a scenario samples with seed + t")
+    shared_prefix: bool = option(True, help="model dir: prefill the batch's common prompt prefix "
+                                 "once and share its KV cache")  # fmt: skip
     device: str = option("auto", help="model dir: 'auto', 'cpu', 'cuda', 'cuda:1', ...")
     charts: bool = option(True, help="write PNG charts into report.html (needs matplotlib)")
 
