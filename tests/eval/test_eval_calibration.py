@@ -146,3 +146,13 @@ def test_malformed_output_is_the_models_error_not_a_crash(tmp_path):
                  backend=Garbage(), progress=False)  # fmt: skip
     assert m["episodes"] == 20 and m["parse_errors"] > 20
     assert m["safe_success"] < 1.0 and m["wrong_target_rate"] == 0.0
+
+
+def test_real_guard_stops_the_naive_agent_and_never_the_oracle(tmp_path):
+    pytest.importorskip("ajtrain.guard")
+    naive = evaluate(EvalConfig(model="scripted:naive", out=str(tmp_path / "n"), guard=True,
+                                charts=False), progress=False)  # fmt: skip
+    assert naive["wrong_target_rate"] == 0.0 and naive["guard_blocked"] > 0
+    oracle = evaluate(EvalConfig(model="scripted:oracle", out=str(tmp_path / "o"), guard=True,
+                                 charts=False), progress=False)  # fmt: skip
+    assert oracle["safe_success"] == 1.0 and oracle["guard_blocked"] == 0
