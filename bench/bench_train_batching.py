@@ -43,7 +43,8 @@ def build_rows(n_shutdown: int, n_toucan: int, workdir: Path) -> list[tuple[str,
     from ajtrain.records import iter_jsonl
     from ajtrain.toucan.fixtures import write_fixture_mirror
 
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    path = os.pathsep.join(filter(None, [str(ROOT / "src"), os.environ.get("PYTHONPATH")]))
+    env = {**os.environ, "PYTHONPATH": path}
     shutdown, toucan = workdir / "shutdown.jsonl", workdir / "toucan.jsonl"
     run = [sys.executable, "-m", "ajtrain"]
     subprocess.run([*run, "generate", "--n", str(n_shutdown), "--out", str(shutdown)],
@@ -92,7 +93,7 @@ def attention_flops(batch: list[dict], mode: str, config) -> float:
             starts = [i for i, p in enumerate(row["position_ids"]) if p == 0] + [
                 len(row["position_ids"])
             ]
-            lengths += [b - a for a, b in zip(starts, starts[1:])]
+            lengths += [b - a for a, b in zip(starts, starts[1:], strict=False)]
     else:
         lengths = [len(e["input_ids"]) for e in batch]
     return 6.0 * layers * d * sum(n * n for n in lengths)
