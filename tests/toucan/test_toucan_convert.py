@@ -252,3 +252,12 @@ def test_escaped_template_tokens_are_caught():
     with pytest.raises(Reject) as e:
         convert_row({"uuid": "u", "messages": raw, "available_tools": "[]"}, "Kimi-K2")
     assert e.value.reason == "template_leak"
+
+
+def test_escaped_letters_of_tool_declare_are_caught():
+    raw = (
+        '[{"role": "user", "content": "\\u0074ool_declare"}, {"role": "assistant", "content": "x"}]'
+    )
+    with pytest.raises(Reject) as e:
+        convert_row({"uuid": "u", "messages": raw.encode(), "available_tools": b"[]"}, "Kimi-K2")
+    assert e.value.reason == "template_leak"

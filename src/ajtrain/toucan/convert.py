@@ -24,6 +24,7 @@ Anything else is a :class:`Reject` with a stable ``reason`` (counted in the summ
 from __future__ import annotations
 
 import ast
+import re
 from typing import Any
 
 import orjson
@@ -41,6 +42,7 @@ NOUS_HEAD = "# Tools\n\nYou may call one or more functions to assist with the us
 NOUS_TAIL_END = "</tool_call>"
 
 RESULT_ROLES = ("function", "tool", "tool_response")
+_TOOL_NAME = re.compile(r'"function": \{"name": "([^"\\]*)", ')
 
 
 class Reject(Exception):
@@ -156,7 +158,8 @@ class _Builder:
         "ids",
         "declared",
         "calls",
-        "markers",
+        "template_lt",
+        "template_declare",
     )
 
     def __init__(self) -> None:
@@ -168,7 +171,9 @@ class _Builder:
         self.ids: set[str] = set()
         self.declared: list[str] = []
         self.calls: list[str] = []  # every called tool name, for the tools check
-        self.markers = 0  # template markers inside the system templates that were removed
+        # "<" and "tool_declare" inside the removed system templates, for the leak pre-check
+        self.template_lt = 0
+        self.template_declare = 0
 
     def open(self) -> dict:
         if self.emission is None:
@@ -275,7 +280,8 @@ def _system(content: str, b: _Builder) -> None:
     rest, declared = strip_tool_template(content)
     if declared is not None:
         b.declared.append(declared)
-        b.markers += _count_markers(content) - (_count_markers(rest) if rest else 0)
+        b.template_lt += content.count("<") - rest.count("<")
+        b.template_declare += content.count("tool_declare") - rest.count("tool_declare")
     if rest:
         b.out.append({"role": "system", "content": rest})
 
@@ -296,9 +302,11 @@ def _tools_text(row: dict, b: _Builder) -> str:
         return text
     called = dict.fromkeys(b.calls)
     # Fast path: the release writes each tool as `"function": {"name": "<name>", ...` (json.dumps
-    # default separators); that exact text can only be a tool entry, so finding it for every
-    # called name proves the names are declared without parsing thousands of schemas.
-    if all(f'"function": {{"name": "{n}", ' in text for n in called):
+    # default separators). Outside JSON strings that text can only be a tool entry, and inside
+    # one its quotes would be escaped; so the names it captures are declared tool names, found
+    # without parsing thousands of schemas. Anything unusual falls through to the full parse.
+    declared = set(_TOOL_NAME.findall(text))
+    if declared.issuperset(called):
         return text
     try:
         tools = orjson.loads(text)
@@ -315,16 +323,26 @@ def _tools_text(row: dict, b: _Builder) -> str:
     return orjson.dumps(tools + [declared[n] for n in missing]).decode()
 
 
-LEAK_MARKERS_UTF8 = tuple(m.encode() for m in LEAK_MARKERS)
+def _may_leak(text: str | bytes, b: _Builder) -> bool:
+    """False when the raw messages text proves no kept message holds a template marker.
 
-
-def _count_markers(text: str | bytes) -> int:
-    markers = LEAK_MARKERS_UTF8 if isinstance(text, bytes) else LEAK_MARKERS
-    return sum(text.count(marker) for marker in markers)  # type: ignore[arg-type]
-
-
-def _may_hide_markers(text: str | bytes) -> bool:
-    return (b"\\u003" in text) if isinstance(text, bytes) else ("\\u003" in text)
+    Every marker contains "<" or is "tool_declare": if the raw text has no more of either than
+    the removed templates held, no kept text can contain one. Counting "<" is a fast byte count.
+    Raw-text counts equal decoded counts unless a marker character is written as a "\\u00XX"
+    escape; rows with any such escape (json.dumps writes them for control characters only) take
+    the full scan.
+    """
+    if isinstance(text, bytes):
+        return (
+            text.count(b"<") != b.template_lt
+            or text.count(b"tool_declare") != b.template_declare
+            or b"\\u00" in text
+        )
+    return (
+        text.count("<") != b.template_lt
+        or text.count("tool_declare") != b.template_declare
+        or "\\u00" in text
+    )
 
 
 def _check_leaks(messages: list[dict]) -> None:
@@ -359,10 +377,7 @@ def convert_row(
         raise Reject("no_user", "no user message")
     if not any(m["role"] == "assistant" for m in out):
         raise Reject("no_assistant", "no assistant message")
-    # Counting markers in the raw text is exact unless "<" was written as "\u003c", which
-    # json.dumps never does (it escapes only control characters, \u0000-\u001f): if every marker
-    # sat in a removed template, no message needs scanning (the common Kimi case).
-    if _count_markers(text) != b.markers or _may_hide_markers(text):
+    if _may_leak(text, b):  # a cheap proof on the raw text first; the full scan when it fails
         _check_leaks(out)
     uuid = row.get("uuid") or ""
     subset = row.get("subset_name") or ""
