@@ -192,12 +192,12 @@ class HFBackend:
         for i, p in enumerate(prompts):
             ids[i, width - len(p) + keep :] = torch.tensor(p[keep:])
             mask[i, width - len(p) + keep :] = 1
+        # transformers 5 renamed past_key_values to cache (outputs and generate's argument)
+        key = "cache" if int(self._tf_version.split(".")[0]) >= 5 else "past_key_values"
         with torch.no_grad():
-            cache = self.model(ids[:1, :keep].to(self._device), use_cache=True).past_key_values
+            cache = getattr(self.model(ids[:1, :keep].to(self._device), use_cache=True), key)
         cache.batch_repeat_interleave(len(prompts))
         self.shared_prefix_tokens += keep * (len(prompts) - 1)
-        # transformers 5 renamed generate's past_key_values to cache
-        key = "cache" if int(self._tf_version.split(".")[0]) >= 5 else "past_key_values"
         return {
             "input_ids": ids.to(self._device),
             "attention_mask": mask.to(self._device),

@@ -54,8 +54,10 @@ class EvalConfig:
     timeout_s: float = option(120.0, help="openai: seconds to wait for one reply")
     batch_size: int = option(64, help="model dir: prompts per generate call (1: one at a time)")
     max_new_tokens: int = option(256, help="model dir / openai: token limit of one turn")
-    temperature: float = option(0.0, help="0: greedy; > 0: sampling, seeded per trial")
-    seed: int = option(0, help="base seed; trial t of a scenario samples with seed + t")
+    temperature: float = option(0.0, help="0: greedy (trials are identical, run once); > 0: "
+                                "sampling, every trial run")  # fmt: skip
+    seed: int = option(0, help="sampling seed: an endpoint gets seed + trial per request; a model "
+                       "dir seeds each generate call, so a run repeats exactly for a given seed")  # fmt: skip
     shared_prefix: bool = option(True, help="model dir: prefill the batch's common prompt prefix "
                                  "once and share its KV cache")  # fmt: skip
     device: str = option("auto", help="model dir: 'auto', 'cpu', 'cuda', 'cuda:1', ...")
