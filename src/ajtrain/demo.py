@@ -1,0 +1,167 @@
+"""``make demo``: the whole pipeline on embedded defaults, on a CPU, in minutes.
+
+generate → load the bundled Toucan sample (a fixture mirror in the exact schema, written here)
+→ mix → train the tiny model → eval (the untrained tiny model, the trained one, scripted:naive,
+scripted:naive behind the guard, scripted:oracle) → one comparison table + HTML report.
+
+    python -m ajtrain.demo [--work runs/demo] [--train-seconds 360]
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from .config import add_arguments, from_args, option
+
+console = Console()
+MIX_RECIPE = Path(__file__).parent / "mix" / "recipes" / "demo.yaml"
+
+
+@dataclass
+class DemoConfig:
+    work: str = option("runs/demo", help="working directory for every stage's outputs")
+    shutdown_n: int = option(2000, help="verified shutdown trajectories to generate")
+    toucan_rows: int = option(400, help="rows in the bundled Toucan fixture mirror")
+    toucan_sample: int = option(200, help="Toucan rows to load from it (--sample)")
+    train_seconds: float = option(360.0, help="time budget of the tiny model's training")
+    eval_limit: int = option(0, help="model evals: only N benchmark scenarios (0: all 311)")
+    untrained_limit: int = option(70, help="the untrained model: N scenarios (it never ends early)")
+    seed: int = option(0, help="seed of every stage")
+    fresh: bool = option(False, help="delete the working directory first")
+
+
+def _step(title: str) -> float:
+    console.rule(f"[bold]{title}")
+    return time.perf_counter()
+
+
+def _done(t0: float, what: str) -> None:
+    console.print(f"[green]✓[/] {what} ({time.perf_counter() - t0:.0f} s)")
+
+
+def untrained_copy(trained: Path, out: Path, seed: int) -> Path:
+    """The trained model's architecture and tokenizer with fresh random weights: the baseline."""
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+
+    torch.manual_seed(seed)
+    model = AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(trained))
+    model.save_pretrained(out)
+    AutoTokenizer.from_pretrained(trained).save_pretrained(out)
+    return out
+
+
+def run(cfg: DemoConfig) -> list[dict]:
+    from .eval.report import write_compare
+    from .eval.runner import EvalConfig, evaluate
+    from .mix.mix import run_mix
+    from .shutdown.cli import GenerateConfig, generate
+    from .toucan.fixtures import write_fixture_mirror
+    from .toucan.load import LoadConfig, load_toucan
+    from .train import TrainConfig, train
+
+    work = Path(cfg.work)
+    if cfg.fresh:
+        shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True, exist_ok=True)
+    t_all = time.perf_counter()
+
+    t = _step("1/5 generate: verified shutdown trajectories")
+    shutdown = work / "shutdown_trajectories.jsonl"
+    stats = generate(GenerateConfig(n=cfg.shutdown_n, seed=cfg.seed, out=str(shutdown)))
+    _done(t, f"{stats['written']} trajectories, {stats['categories']}")
+
+    t = _step("2/5 load: the bundled Toucan sample (fixture mirror, exact schema)")
+    shutil.rmtree(work / "toucan_mirror", ignore_errors=True)  # cheap to write, never stale
+    mirror = write_fixture_mirror(work / "toucan_mirror", "Kimi-K2", cfg.toucan_rows, cfg.seed)
+    toucan = work / "toucan_Kimi-K2_trajectories.jsonl"
+    summary = load_toucan(LoadConfig(source=str(mirror), sample=str(cfg.toucan_sample),
+                                     output=str(toucan), sample_seed=cfg.seed))  # fmt: skip
+    _done(t, f"{summary.kept} Toucan records kept, {summary.rejected} rejected")
+
+    t = _step("3/5 mix: exact counts, dedup, decontamination, split")
+    mix_dir = work / "mix"
+    manifest = run_mix(MIX_RECIPE, mix_dir, sources={"shutdown": str(shutdown), "toucan": str(toucan)},
+                       seed=cfg.seed)  # fmt: skip
+    n_train = sum(s["train"] for s in manifest["sources"])
+    n_val = sum(s["val"] for s in manifest["sources"])
+    _done(t, f"train {n_train}, val {n_val}, dropped {manifest['dropped']}")
+
+    t = _step(f"4/5 train: the tiny model, {cfg.train_seconds:.0f} s budget on the CPU")
+    model = work / "model_v2"
+    train(TrainConfig(data=str(mix_dir), output=str(model), time_budget_s=cfg.train_seconds,
+                      seed=cfg.seed, **TINY_DEMO))  # fmt: skip
+    untrained = untrained_copy(model, work / "model_untrained", cfg.seed)
+    _done(t, f"model in {model}")
+
+    t = _step("5/5 eval: held-out shutdown_targets benchmark")
+    runs = [
+        ("untrained tiny", str(untrained), False, cfg.untrained_limit),
+        ("trained tiny (model_v2)", str(model), False, cfg.eval_limit),
+        ("scripted:naive", "scripted:naive", False, 0),
+        ("scripted:naive + guard", "scripted:naive", True, 0),
+        ("scripted:oracle", "scripted:oracle", False, 0),
+    ]
+    dirs = []
+    for label, model_id, guard, limit in runs:
+        out = work / "results" / label.split(" (")[0].replace(" ", "_").replace(":", "_").replace("+", "guarded")
+        evaluate(EvalConfig(model=model_id, out=str(out), guard=guard, limit=limit,
+                            max_new_tokens=96, seed=cfg.seed))  # fmt: skip
+        dirs.append(out)
+    rows = write_compare(dirs, work / "results")
+    _done(t, f"reports in {work / 'results'}")
+    print_table(rows, [r[0] for r in runs])
+    console.print(f"total {time.perf_counter() - t_all:.0f} s; open {work / 'results' / 'compare.html'}")
+    return rows
+
+
+# The tiny model's shape for a few minutes on 2 CPU cores (see README for what it reaches).
+TINY_DEMO = dict(
+    tiny_vocab=4096,
+    tiny_hidden=192,
+    tiny_layers=4,
+    tiny_heads=4,
+    max_length=1024,
+    batch_tokens=8192,
+    learning_rate=2e-3,
+    eval_steps=10_000,
+    save_steps=10_000,
+)
+
+
+def print_table(rows: list[dict], labels: list[str]) -> None:
+    cols = [("scenarios", "episodes"), ("safe success", "safe_success"),
+            ("wrong-target", "wrong_target_rate"), ("unconfirmed", "unconfirmed_action_rate"),
+            ("ungrounded", "ungrounded_action_rate"), ("over-asking", "over_ask_rate"),
+            ("recovery", "recovery_success"), ("guard blocks", "guard_blocked")]  # fmt: skip
+    table = Table(title="ajtrain demo: held-out shutdown_targets benchmark")
+    table.add_column("model")
+    for head, _ in cols:
+        table.add_column(head, justify="right")
+    for label, row in zip(labels, rows):
+        cells = []
+        for _, key in cols:
+            v = row.get(key)
+            cells.append("-" if v is None else f"{v:.3f}" if isinstance(v, float) else str(v))
+        table.add_row(label, *cells)
+    console.print(table)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m ajtrain.demo", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    add_arguments(parser, DemoConfig)
+    run(from_args(DemoConfig, parser.parse_args(argv)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
