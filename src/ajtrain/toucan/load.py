@@ -6,7 +6,12 @@ neither was read; every row that was read is either kept (a record in the output
 (a line in the rejects file with its reason): ``read = kept + rejected``. Rows failing a quality
 threshold are rejected before sampling, so ``--sample N`` draws N rows among those that pass;
 a reject line for them holds the uuid, reason and scores, while a row the converter rejects is
-stored whole, to be inspected.
+stored whole, to be inspected. A sampled row the converter rejects still counts toward N (the
+sample is drawn before conversion), so ``kept`` can be a little under N; the summary shows it.
+
+Memory is flat in the size of the dataset and of N: rows stream one parquet batch at a time,
+the sampler keeps two counters, and the only state that grows is the map of kept uuids used to
+make repeated uuids unique (~100 bytes per kept row).
 """
 
 from __future__ import annotations
