@@ -202,3 +202,15 @@ def test_cli_load_and_generate_style_flags(kimi_mirror, tmp_path, capsys):
     add_load_arguments(gen.add_argument_group("toucan"))
     ns = gen.parse_args(["--load-dataset", "toucan", "--sample", "100", "--seed", "3"])
     assert ns.sample == "100" and ns.sample_seed == 0 and ns.seed == "3"
+
+
+def test_unreachable_hub_is_a_clear_error(monkeypatch, tmp_path):
+    import datasets
+
+    def offline(*args, **kwargs):
+        raise ConnectionError("Couldn't reach 'Agent-Ark/Toucan-1.5M' on the Hub")
+
+    monkeypatch.setattr(datasets, "load_dataset", offline)
+    with pytest.raises(ValueError, match="--source DIR"):
+        load_toucan(LoadConfig(progress=False, output=str(tmp_path / "x.jsonl")))
+    assert not (tmp_path / "x.jsonl").exists()  # nothing partial is left behind

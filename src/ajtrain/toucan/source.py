@@ -163,8 +163,16 @@ class Hub:
         import datasets  # heavy: imported only when the hub is actually used
 
         kwargs = {"columns": list(columns)} if columns is not None else {}
-        ds = datasets.load_dataset(self.repo, self.config, split="train", streaming=True, **kwargs)
-        yield from ds
+        try:
+            ds = datasets.load_dataset(
+                self.repo, self.config, split="train", streaming=True, **kwargs
+            )
+            yield from ds
+        except (ConnectionError, OSError) as e:  # offline, proxy, hub outage mid-stream
+            raise ValueError(
+                f"cannot stream {self.repo} ({self.config}) from the HF hub: {e}. "
+                "For a local copy of its parquet shards, pass --source DIR"
+            ) from e
 
 
 def open_source(source: str | None, config: str | None, hub_repo: str = HUB_REPO) -> Mirror | Hub:
