@@ -1,8 +1,8 @@
 """Episodes/s of the model-directory backend: all running episodes batched into one ``generate``
 call per round, against one episode at a time — same model, same scenarios, same run.
 
-    .venv/bin/python bench/bench_eval_batching.py [--episodes 24] [--max-new-tokens 32]
-        [--max-turns 6] [--model DIR] [--threads 2]
+    .venv/bin/python bench/bench_eval_batching.py [--episodes 32] [--max-new-tokens 48]
+        [--max-turns 2] [--model DIR] [--threads 2]
 
 Without ``--model`` it builds the default ``tiny`` shape (Qwen2, hidden 256, 4 layers, BPE
 tokenizer trained on generated trajectories) with random weights: such a model never emits
@@ -60,9 +60,9 @@ def run(model: Path, scenarios, batch_size: int, max_new_tokens: int, shared_pre
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--episodes", type=int, default=24)
-    ap.add_argument("--max-new-tokens", type=int, default=32)
-    ap.add_argument("--max-turns", type=int, default=6)
+    ap.add_argument("--episodes", type=int, default=32)
+    ap.add_argument("--max-new-tokens", type=int, default=48)
+    ap.add_argument("--max-turns", type=int, default=2)
     ap.add_argument("--model", default="")
     ap.add_argument("--threads", type=int, default=0)
     args = ap.parse_args()
