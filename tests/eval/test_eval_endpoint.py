@@ -32,6 +32,7 @@ class OracleServer(ThreadingHTTPServer):
         self.requests = 0
         self.break_every = break_every  # every Nth call gets malformed arguments
         self.max_in_flight = self.in_flight = 0
+        self.refuse = ""  # answer every request with HTTP 400 and this message
 
     def answer(self, body: dict) -> dict:
         msgs = body["messages"]
@@ -76,6 +77,8 @@ class Handler(BaseHTTPRequestHandler):
             return self._send(404, {"error": "not found"})
         if self.headers.get("Authorization") != f"Bearer {KEY}":
             return self._send(401, {"error": "bad key"})
+        if srv.refuse:
+            return self._send(400, {"error": srv.refuse})
         with srv.lock:
             srv.in_flight += 1
             srv.max_in_flight = max(srv.max_in_flight, srv.in_flight)
@@ -140,5 +143,12 @@ def test_wrong_key_or_url_is_a_clean_error(server, tmp_path, monkeypatch):
     monkeypatch.setenv("AJ_TEST_KEY", KEY)
     with pytest.raises(EndpointError, match="HTTP 404"):
         evaluate(cfg(url.removesuffix("/v1"), tmp_path, limit=2), progress=False)
+    srv, url = server()
+    srv.refuse = '"auto" tool choice requires --enable-auto-tool-choice'
+    with pytest.raises(EndpointError, match="HTTP 400.*tool-call-parser"):
+        evaluate(cfg(url, tmp_path, limit=2), progress=False)
+    srv.refuse = "This model's maximum context length is 4096 tokens"  # the episode's problem
+    m = evaluate(cfg(url, tmp_path, limit=3), progress=False)
+    assert m["truncated"] == 3 and m["parse_errors"] == 3
     with pytest.raises(EndpointError, match="--base-url"):
         evaluate(cfg("", tmp_path, limit=2), progress=False)

@@ -10,6 +10,7 @@ endpoint into concurrent HTTP requests.
 from __future__ import annotations
 
 import os
+import re
 import time
 import urllib.error
 import urllib.request
@@ -314,8 +315,12 @@ class OpenAIBackend:
                     return orjson.loads(resp.read())
             except urllib.error.HTTPError as e:
                 detail = e.read()[:300].decode(errors="replace")
-                if e.code in (400, 413, 422):  # e.g. context too long: this episode's problem
-                    return {"error": f"HTTP {e.code}: {detail}"}
+                if e.code in (400, 413, 422) and re.search(r"context|token|length", detail, re.I):
+                    return {"error": f"HTTP {e.code}: {detail}"}  # too long: this episode's problem
+                if e.code == 400 and "tool" in detail.lower():
+                    detail += (
+                        " (vLLM: serve with --enable-auto-tool-choice --tool-call-parser hermes)"
+                    )
                 if e.code < 500 and e.code != 429:
                     raise EndpointError(f"{self.url}: HTTP {e.code}: {detail}") from None
                 problem = f"HTTP {e.code}: {detail}"
