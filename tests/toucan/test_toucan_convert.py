@@ -254,10 +254,11 @@ def test_escaped_template_tokens_are_caught():
     assert e.value.reason == "template_leak"
 
 
-def test_escaped_letters_of_tool_declare_are_caught():
+def test_html_safe_escaped_tokens_are_caught_from_bytes():
+    # A serialiser that writes every "<" as \u003c (HTML-safe JSON) hides markers from raw counts.
     raw = (
-        '[{"role": "user", "content": "\\u0074ool_declare"}, {"role": "assistant", "content": "x"}]'
+        b'[{"role": "user", "content": "hi \\u003ctools>"}, {"role": "assistant", "content": "x"}]'
     )
     with pytest.raises(Reject) as e:
-        convert_row({"uuid": "u", "messages": raw.encode(), "available_tools": b"[]"}, "Kimi-K2")
+        convert_row({"uuid": "u", "messages": raw, "available_tools": b"[]"}, "Kimi-K2")
     assert e.value.reason == "template_leak"

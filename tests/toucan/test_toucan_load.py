@@ -214,3 +214,19 @@ def test_unreachable_hub_is_a_clear_error(monkeypatch, tmp_path):
     with pytest.raises(ValueError, match="--source DIR"):
         load_toucan(LoadConfig(progress=False, output=str(tmp_path / "x.jsonl")))
     assert not (tmp_path / "x.jsonl").exists()  # nothing partial is left behind
+
+
+def test_fast_score_extraction_matches_a_full_parse():
+    from ajtrain.toucan.filters import _fast_judged, scores
+
+    rows = list(iter_fixture_rows("OSS", 60, seed=4))
+    for row in rows:
+        as_bytes = {k: v.encode() if k.endswith("assessment") else v for k, v in row.items()}
+        assert scores(as_bytes) == scores(row)  # bytes take the fast path, str the full parse
+        assert _fast_judged(as_bytes["question_quality_assessment"]) is not None
+    # A reasoning text quoting the layout cannot fool it: its quotes are escaped.
+    tricky = {"a": {"reasoning": 'x", "score": 9}, "b": {"reasoning": "', "score": 3},
+              "overall_score": 3.0}  # fmt: skip
+    assert _fast_judged(json.dumps(tricky).encode()) == {"a": 3, "overall_score": 3.0}
+    # Another layout falls back (None) to the full parse.
+    assert _fast_judged(b'{"a": {"score": 3, "reasoning": "r"}, "overall_score": 3.0}') is None

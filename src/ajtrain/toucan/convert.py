@@ -328,20 +328,22 @@ def _may_leak(text: str | bytes, b: _Builder) -> bool:
 
     Every marker contains "<" or is "tool_declare": if the raw text has no more of either than
     the removed templates held, no kept text can contain one. Counting "<" is a fast byte count.
-    Raw-text counts equal decoded counts unless a marker character is written as a "\\u00XX"
-    escape; rows with any such escape (json.dumps writes them for control characters only) take
-    the full scan.
+    Raw counts equal decoded counts unless "<" is written as the escape "\\u003c" (HTML-safe
+    serialisers do; json.dumps, which wrote the release, never does). A serialiser escapes every
+    "<" or none, so such text holds no raw "<" at all: only then is the escape looked for.
     """
     if isinstance(text, bytes):
+        lt = text.count(b"<")
         return (
-            text.count(b"<") != b.template_lt
+            lt != b.template_lt
             or text.count(b"tool_declare") != b.template_declare
-            or b"\\u00" in text
+            or (lt == 0 and b"\\u003" in text)
         )
+    lt = text.count("<")
     return (
-        text.count("<") != b.template_lt
+        lt != b.template_lt
         or text.count("tool_declare") != b.template_declare
-        or "\\u00" in text
+        or (lt == 0 and "\\u003" in text)
     )
 
 

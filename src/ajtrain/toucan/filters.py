@@ -82,18 +82,70 @@ def _score(obj: dict, key: str) -> Any:
     return value.get("score") if isinstance(value, dict) else value
 
 
+_SCORE_SPLIT = b'", "score": '
+_KEY_OPEN = b'": {"reasoning": "'
+
+
+def _fast_judged(text: bytes) -> dict[str, Any] | None:
+    """``{key: score, ...plain keys}`` of one assessment, without decoding its reasoning texts.
+
+    The release writes each judged key as ``"key": {"reasoning": "...", "score": N}`` (json.dumps
+    layout). ``", "score": `` can only be structure (a quote inside a JSON string is escaped), so
+    splitting on it cuts the object right before each score: piece k starts with score k and
+    then names key k+1. Anything else (another layout, a non-integer score) returns ``None`` and
+    the caller parses the whole object; the reasoning texts (~25% of a row) are never decoded.
+    """
+    pieces = text.split(_SCORE_SPLIT)
+    if len(pieces) < 2 or not pieces[0].startswith(b'{"'):
+        return None
+    out: dict[str, Any] = {}
+    key_end = pieces[0].find(_KEY_OPEN)
+    key = pieces[0][2:key_end]
+    for piece in pieces[1:]:
+        close = piece.find(b"}, ")
+        if key_end < 0 or close < 0 or not piece[:close].isdigit():
+            return None
+        out[key.decode()] = int(piece[:close])
+        rest = piece[close + 3 :]
+        key_end = rest.find(_KEY_OPEN)
+        if key_end < 0:  # the last piece: the plain keys that follow the judged ones
+            try:
+                plain = orjson.loads(b"{" + rest)
+            except orjson.JSONDecodeError:
+                return None
+            return out | plain if isinstance(plain, dict) else None
+        if not rest.startswith(b'"'):
+            return None
+        key = rest[1:key_end]
+    return None
+
+
+def _judged(row: dict, column: str) -> dict[str, Any] | None:
+    """Scores and plain fields of an assessment column (``None`` when the column is empty)."""
+    text = row.get(column)
+    if not text:
+        return None
+    if isinstance(text, bytes):
+        fast = _fast_judged(text)
+        if fast is not None:
+            return fast
+    obj = _assessment(row, column)
+    assert obj is not None
+    return {k: _score(obj, k) for k in obj}
+
+
 def scores(row: dict) -> dict[str, Any]:
     """The judge scores of a row (no reasoning texts), for filtering and for record meta."""
     out: dict[str, Any] = {}
-    q = _assessment(row, "question_quality_assessment")
+    q = _judged(row, "question_quality_assessment")
     if q is not None:
-        out["question_scores"] = {k: _score(q, k) for k in QUESTION_KEYS if k in q}
+        out["question_scores"] = {k: q[k] for k in QUESTION_KEYS if k in q}
         out["question_score"] = q.get("overall_score")
-    r = _assessment(row, "response_quality_assessment")
+    r = _judged(row, "response_quality_assessment")
     if r is not None:
         out["response_scores"] = {
-            "completeness": _score(r, "completeness"),
-            "conciseness": _score(r, "conciseness"),
+            "completeness": r.get("completeness"),
+            "conciseness": r.get("conciseness"),
             "desired_tools_used_percentage": r.get("desired_tools_used_percentage"),
             "order_correctness": r.get("order_correctness"),
         }
