@@ -25,10 +25,10 @@ MARKUP_TOKENS = (
 class TinyShape:
     """The tiny model's size (see ``TrainConfig.tiny_*`` for the flags)."""
 
-    vocab_size: int = 8192
-    hidden_size: int = 256
+    vocab_size: int = 4096
+    hidden_size: int = 192
     num_layers: int = 4
-    num_heads: int = 4
+    num_heads: int = 3
     max_positions: int = 4096
 
 

@@ -7,6 +7,7 @@ are ours (TRL's ``assistant_only_loss`` needs ``{% generation %}`` markers most 
 
 from __future__ import annotations
 
+import math
 import os
 import random
 import shutil
@@ -118,26 +119,34 @@ def _batches(cfg: TrainConfig, examples: list[dict], seed: int) -> list[list[dic
     max_length = cfg.resolved_max_length()
     if cfg.batching == "packed":
         rows = pack(examples, max_length, seed)
-        return fixed_batches(rows, max(1, cfg.batch_tokens // max_length), seed)
+        return fixed_batches(rows, max(1, cfg.resolved_batch_tokens() // max_length), seed)
     if cfg.batching == "grouped":
-        return group_by_length(examples, max(cfg.batch_tokens, max_length), seed)
-    return fixed_batches(examples, max(1, cfg.batch_tokens // max_length), seed)
+        return group_by_length(examples, max(cfg.resolved_batch_tokens(), max_length), seed)
+    return fixed_batches(examples, max(1, cfg.resolved_batch_tokens() // max_length), seed)
 
 
-def _time_budget_callback(budget_s: float) -> Any:
+def _time_budget_callback(budget_s: float, peak_lr: float, warmup: float) -> Any:
     from transformers import TrainerCallback
 
     class TimeBudget(TrainerCallback):
-        """Stop (with a checkpoint) once the training time budget is spent."""
+        """Stop (with a checkpoint) once the budget is spent; the LR follows a cosine over time.
+
+        A step-count schedule would be cut off at a high LR; this one reaches ~0 at the budget.
+        """
 
         def on_train_begin(self, args, state, control, **kw):
             self.t0 = time.monotonic()
 
-        def on_step_end(self, args, state, control, **kw):
-            if time.monotonic() - self.t0 > budget_s:
+        def on_step_end(self, args, state, control, optimizer=None, **kw):
+            frac = (time.monotonic() - self.t0) / budget_s
+            if frac >= 1:
                 control.should_training_stop = True
                 control.should_save = True
                 control.should_evaluate = True
+            elif optimizer is not None:
+                scale = frac / warmup if frac < warmup else 0.5 * (1 + math.cos(math.pi * frac))
+                for group in optimizer.param_groups:
+                    group["lr"] = peak_lr * max(scale, 0.02)
 
     return TimeBudget()
 
@@ -155,7 +164,8 @@ def _training_args(cfg: TrainConfig, out: Path, has_val: bool) -> Any:
         learning_rate=cfg.resolved_learning_rate(),
         num_train_epochs=cfg.epochs,
         max_steps=cfg.max_steps,
-        lr_scheduler_type="cosine",
+        # With a time budget the LR follows the clock instead (see _time_budget_callback).
+        lr_scheduler_type="constant" if cfg.time_budget_s > 0 else "cosine",
         warmup_steps=cfg.warmup_ratio,  # a float < 1 is a ratio in transformers 5
         weight_decay=cfg.weight_decay,
         logging_steps=cfg.logging_steps,
@@ -232,7 +242,10 @@ def train(cfg: TrainConfig) -> Path:
 
     model = _model(cfg, tokenizer)
     model.config.use_cache = False  # a cache would switch off the packed (block-diagonal) mask
-    callbacks = [_time_budget_callback(cfg.time_budget_s)] if cfg.time_budget_s > 0 else []
+    callbacks = []
+    if cfg.time_budget_s > 0:
+        lr, warmup = cfg.resolved_learning_rate(), cfg.warmup_ratio
+        callbacks.append(_time_budget_callback(cfg.time_budget_s, lr, warmup))
     trainer = Trainer(
         model=model,
         args=args,
