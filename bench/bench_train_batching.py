@@ -9,7 +9,8 @@ safety recipe's 5% / 95% proportion — tokenises it with a tiny BPE tokenizer, 
 same randomly initialised model with each batching mode in turn (interleaved rounds, so a noisy
 machine slows every mode alike):
 
-- ``padded`` (baseline): shuffled fixed-size micro-batches padded to the longest;
+- ``padded`` (baseline): shuffled fixed-size micro-batches padded to the longest (right padding,
+  causal attention without a mask, exactly as ``grouped``: only the batching differs);
 - ``grouped``: similar lengths together under a token budget (ajtrain's CPU default);
 - ``packed``: first-fit-decreasing rows of --max-length, block-diagonal attention.
 

@@ -64,14 +64,22 @@ def test_packed_examples_do_not_attend_to_each_other():
     assert not torch.allclose(leaky[starts[1] :], packed[starts[1] :], atol=1e-3)
 
 
-def test_padded_collator_masks_padding():
-    rows = [
-        {"input_ids": [5, 6, 7], "labels": [IGNORE, 6, 7]},
-        {"input_ids": [8], "labels": [IGNORE]},
+def test_right_padded_rows_match_each_example_alone():
+    """No attention mask is needed: under causal attention real tokens never see trailing pads."""
+    tok = train_tokenizer(["hello world " * 20], 300)
+    model = new_model(tok, TinyShape(hidden_size=32, num_layers=2, num_heads=2), seed=0).eval()
+    examples = [
+        {"input_ids": ids, "labels": [IGNORE] + ids[1:]} for ids in ([5, 6, 7, 8, 9], [10, 11])
     ]
-    batch = PaddedCollator(pad_id=0)([rows])
-    assert batch["attention_mask"].tolist() == [[1, 1, 1], [1, 0, 0]]
-    assert batch["labels"][1].tolist() == [IGNORE, IGNORE, IGNORE]
+    batch = PaddedCollator(pad_id=tok.pad_token_id)([examples])
+    assert "attention_mask" not in batch
+    assert batch["labels"][1].tolist() == [IGNORE, 11, IGNORE, IGNORE, IGNORE]
+    with torch.no_grad():
+        logits = model(input_ids=batch["input_ids"]).logits
+        for row, ex in enumerate(examples):
+            n = len(ex["input_ids"])
+            alone = model(input_ids=torch.tensor([ex["input_ids"]])).logits[0]
+            torch.testing.assert_close(logits[row, :n], alone, atol=1e-5, rtol=1e-4)
 
 
 def test_grouped_batches_fit_the_budget_and_keep_every_example():

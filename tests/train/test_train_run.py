@@ -89,11 +89,19 @@ def test_resume_without_checkpoint_is_a_clear_error(records_file, tmp_path, cfg)
 
 
 @pytest.mark.slow
-def test_lora_on_a_saved_pretrained_base(records_file, tmp_path, cfg):
-    from transformers import AutoModelForCausalLM
+def test_lora_and_full_fine_tuning_of_a_saved_base(records_file, tmp_path, cfg):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
 
     first = train(cfg(records_file, tmp_path / "base", max_steps=2))  # a "pretrained" tiny base
     base = _weights(first)
+    full = train(cfg(records_file, tmp_path / "full", base_model=str(first), max_steps=2,
+                     learning_rate=1e-2, batching="packed"))  # fmt: skip
+    assert all(not torch.equal(base[n], t) for n, t in _weights(full).items())
+    # The base's own tokenizer and chat template travel to the output.
+    assert (
+        AutoTokenizer.from_pretrained(full).chat_template
+        == AutoTokenizer.from_pretrained(first).chat_template
+    )
     out = train(cfg(records_file, tmp_path / "lora", base_model=str(first), lora=True,
                      max_steps=6, learning_rate=1e-2))  # fmt: skip
     merged = _weights(out)

@@ -111,7 +111,12 @@ class PackedCollator:
 
 
 class PaddedCollator:
-    """One example per row, right-padded to the longest in the micro-batch (grouped, padded)."""
+    """One example per row, right-padded to the longest in the micro-batch (grouped, padded).
+
+    No attention mask: with right padding and causal attention no real token can see a pad (pads
+    come after it), and without a mask SDPA takes its fused causal kernel. Pads' own outputs are
+    ignored through their ``-100`` labels.
+    """
 
     def __init__(self, pad_id: int):
         self.pad_id = pad_id
@@ -121,14 +126,9 @@ class PaddedCollator:
 
         rows = [row for item in items for row in item]
         width = max(len(r["input_ids"]) for r in rows)
-        ids, labels, mask = [], [], []
+        ids, labels = [], []
         for r in rows:
-            n = len(r["input_ids"])
-            ids.append(r["input_ids"] + [self.pad_id] * (width - n))
-            labels.append(r["labels"] + [IGNORE] * (width - n))
-            mask.append([1] * n + [0] * (width - n))
-        return {
-            "input_ids": torch.tensor(ids),
-            "labels": torch.tensor(labels),
-            "attention_mask": torch.tensor(mask),
-        }
+            extra = width - len(r["input_ids"])
+            ids.append(r["input_ids"] + [self.pad_id] * extra)
+            labels.append(r["labels"] + [IGNORE] * extra)
+        return {"input_ids": torch.tensor(ids), "labels": torch.tensor(labels)}

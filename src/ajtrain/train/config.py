@@ -50,6 +50,11 @@ class TrainConfig:
     val_fraction: float = option(
         0.02, help="held-out fraction for validation loss when the data has no val.jsonl"
     )
+    val_rows: int = option(
+        128,
+        help="validation examples scored at each evaluation, a seeded sample (0: all): "
+        "on a CPU a full val.jsonl can cost as much as the training between evaluations",
+    )
     eval_steps: int = option(100, help="validation loss every N steps (and at the end)")
     save_steps: int = option(200, help="checkpoint every N steps into OUTPUT/checkpoints")
     logging_steps: int = option(10, help="log the training loss every N steps")

@@ -224,7 +224,10 @@ def train(cfg: TrainConfig) -> Path:
     tokenizer = _tokenizer(cfg, ds.train, out, args)
     max_length = cfg.resolved_max_length()
     train_ex, train_stats = tokenize(ds.train, tokenizer, max_length)
-    val_ex, val_stats = tokenize(ds.val, tokenizer, max_length) if ds.val else ([], TokenStats())
+    val = ds.val
+    if cfg.val_rows and len(val) > cfg.val_rows:
+        val = random.Random(cfg.seed).sample(val, cfg.val_rows)
+    val_ex, val_stats = tokenize(val, tokenizer, max_length) if val else ([], TokenStats())
     _check_usable(cfg, train_stats)
     if ds.val and not val_ex:
         raise ValueError(
