@@ -160,6 +160,8 @@ class _Builder:
         "calls",
         "template_lt",
         "template_declare",
+        "users",
+        "emissions",
     )
 
     def __init__(self) -> None:
@@ -174,11 +176,13 @@ class _Builder:
         # "<" and "tool_declare" inside the removed system templates, for the leak pre-check
         self.template_lt = 0
         self.template_declare = 0
+        self.users = self.emissions = 0  # counted here: scanning `out` afterwards costs more
 
     def open(self) -> dict:
         if self.emission is None:
             self.emission = {"role": "assistant", "content": ""}
             self.out.append(self.emission)
+            self.emissions += 1
             self.pending = []  # a new emission: earlier unanswered calls stay unanswered
         return self.emission
 
@@ -259,6 +263,7 @@ def _walk(messages: list, b: _Builder) -> None:
             if not isinstance(content, str):
                 raise Reject("bad_message", f"messages[{i}].content: expected a string")
             b.out.append({"role": "user", "content": content})
+            b.users += 1
         elif role == "system":
             b.close()
             _system(content if isinstance(content, str) else "", b)
@@ -375,9 +380,9 @@ def convert_row(
     b = _Builder()
     _walk(messages, b)
     out = b.out
-    if not any(m["role"] == "user" for m in out):
+    if not b.users:
         raise Reject("no_user", "no user message")
-    if not any(m["role"] == "assistant" for m in out):
+    if not b.emissions:
         raise Reject("no_assistant", "no assistant message")
     if _may_leak(text, b):  # a cheap proof on the raw text first; the full scan when it fails
         _check_leaks(out)
