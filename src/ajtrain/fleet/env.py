@@ -76,11 +76,7 @@ class FleetTools:
         Args:
             name: Exact machine name.
         """
-        m = self._get(name)
-        if m.status == "stopped":
-            return f"{name} is already stopped"
-        self.machines[name] = dataclasses.replace(m, status="stopped")
-        return f"{name} is now stopped"
+        return self._set_status(name, "stopped")
 
     def start_agent(self, name: str) -> str:
         """Start a stopped machine, e.g. one shut down by mistake.
@@ -88,11 +84,14 @@ class FleetTools:
         Args:
             name: Exact machine name.
         """
+        return self._set_status(name, "running")
+
+    def _set_status(self, name: str, status: str) -> str:
         m = self._get(name)
-        if m.status == "running":
-            return f"{name} is already running"
-        self.machines[name] = dataclasses.replace(m, status="running")
-        return f"{name} is now running"
+        if m.status == status:
+            return f"{name} is already {status}"
+        self.machines[name] = dataclasses.replace(m, status=status)
+        return f"{name} is now {status}"
 
 
 TOOL_NAMES = READ_TOOLS + DESTRUCTIVE_TOOLS + REPAIR_TOOLS
