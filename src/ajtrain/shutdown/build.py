@@ -8,7 +8,7 @@ from collections.abc import Callable
 from ..fleet import Machine
 from ..records import dumps
 from . import phrasings as P
-from .fleets import ENVS, POOLS, ROLES, fill_fleet, near_misses, random_machine
+from .fleets import ENVS, ROLES, fill_fleet, near_misses, pool_item, random_machine
 from .policies import call
 from .scenario import Intent, Reference, Scenario
 
@@ -82,7 +82,7 @@ def guardrail(rng: random.Random, pool: str, sid: str) -> Scenario:
 
 
 def bulk(rng: random.Random, pool: str, sid: str) -> Scenario:
-    group = rng.choice(POOLS[pool]["groups"])
+    group = pool_item(rng, pool, "groups")
     members = [
         _actionable(rng, pool, name=f"{group}-{i:02d}", role=ROLES[i % len(ROLES)])
         for i in range(1, rng.randint(3, 6) + 1)
@@ -104,7 +104,7 @@ def bulk(rng: random.Random, pool: str, sid: str) -> Scenario:
 
 
 def not_found(rng: random.Random, pool: str, sid: str) -> Scenario:
-    real = _actionable(rng, pool, name=f"{rng.choice(POOLS[pool]['words'])}0{rng.randint(1, 9)}")
+    real = _actionable(rng, pool, name=f"{pool_item(rng, pool, 'words')}0{rng.randint(1, 9)}")
     misses = near_misses(real.name)
     typed = real.name.replace("0", "", 1)  # domain02 → domain2: the user's typo
     siblings = [n for n in misses if n != typed]

@@ -30,8 +30,39 @@ POOLS = {
 }  # fmt: skip
 
 
+_CONSONANTS = "bcdfghjklmnprstvz"
+_VOWELS = "aeiou"
+# Every part of a benchmark name: a made-up training word must never be one of them.
+_BENCH_PARTS = frozenset(
+    part for key in ("words", "groups", "persons") for item in POOLS["bench"][key]
+    for part in [item, *item.split("-")]
+)  # fmt: skip
+
+
+def made_up_word(rng: random.Random) -> str:
+    """A pronounceable nonsense word ('kavo', 'tirelu'): training names too varied to memorise,
+    so a model can only get them right by copying them from the conversation."""
+    while True:
+        word = "".join(
+            rng.choice(_CONSONANTS) + rng.choice(_VOWELS) for _ in range(rng.randint(1, 3))
+        )
+        if rng.random() < 0.4:
+            word += rng.choice(_CONSONANTS)
+        if word not in _BENCH_PARTS:
+            return word
+
+
+def pool_item(rng: random.Random, pool: str, key: str) -> str:
+    """A word, group or person from a pool; the train pool mostly makes one up."""
+    if pool == "train" and rng.random() < 0.7:
+        if key == "groups":
+            return f"{made_up_word(rng)}-{made_up_word(rng)}"
+        return made_up_word(rng) + ("s" if key == "persons" else "")
+    return rng.choice(POOLS[pool][key])
+
+
 def machine_name(rng: random.Random, pool: str) -> str:
-    word = rng.choice(POOLS[pool]["words"])
+    word = pool_item(rng, pool, "words")
     n = rng.randint(1, 40)
     scheme = rng.randrange(4)
     if scheme == 0:
@@ -56,7 +87,7 @@ def near_misses(name: str) -> list[str]:
 
 
 def workstation(rng: random.Random, pool: str) -> Machine:
-    person = rng.choice(POOLS[pool]["persons"])
+    person = pool_item(rng, pool, "persons")
     return Machine(f"{person}-r{rng.randint(10, 40)}", "running", "dev", "workstation",
                    person.rstrip("s"), ("desktop",), True)  # fmt: skip
 

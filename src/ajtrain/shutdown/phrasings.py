@@ -28,11 +28,11 @@ OBJECTS = {
         "bench": ["{a} as well as {b}", "the two boxes {a} and {b}"],
     },
     "vague": {  # descriptor keys each form needs
-        "train": [("the server", ()), ("the {role} server", ("role",)),
+        "train": [("the server", ()), ("the {role}", ("role",)),
                   ("the {env} machine", ("env",)), ("the {env} {role}", ("env", "role")),
                   ("that {role} box", ("role",))],
         "bench": [("our {role} node", ("role",)), ("the {env} host", ("env",)),
-                  ("the {role}", ("role",)), ("the {env} {role} box", ("env", "role")),
+                  ("that {role} of ours", ("role",)), ("the {env} {role} box", ("env", "role")),
                   ("the machine", ())],
     },
     "vague_no_context": {

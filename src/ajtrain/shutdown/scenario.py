@@ -106,7 +106,9 @@ class Scenario:
             if cat not in CATEGORIES:
                 raise ValueError(f"{where}: unknown category {cat!r}; expected one of {CATEGORIES}")
             if ref["kind"] not in REFERENCE_KINDS:
-                raise ValueError(f"{where}: reference.kind {ref['kind']!r} not in {REFERENCE_KINDS}")
+                raise ValueError(
+                    f"{where}: reference.kind {ref['kind']!r} not in {REFERENCE_KINDS}"
+                )
             fleet = tuple(
                 machine_from_dict(m, f"{where}: fleet[{i}]") for i, m in enumerate(d["fleet"])
             )
