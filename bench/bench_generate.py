@@ -37,12 +37,28 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=5000)
     args = ap.parse_args()
     out = Path(tempfile.mkdtemp()) / "gen.jsonl"
-    cmd = [sys.executable, "-m", "ajtrain", "generate", "--n", str(args.n), "--seed", "0", "--out", str(out)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "ajtrain",
+        "generate",
+        "--n",
+        str(args.n),
+        "--seed",
+        "0",
+        "--out",
+        str(out),
+    ]
     if shutil.which("taskset"):
         cmd = ["taskset", "-c", "0", *cmd]  # one core
     t0 = time.perf_counter()
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                   env={**os.environ, "PYTHONHASHSEED": "0"})
+    subprocess.run(
+        cmd,
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "PYTHONHASHSEED": "0"},
+    )
     wall = time.perf_counter() - t0
     recs = list(read_records(out))
     t1 = time.perf_counter()
@@ -50,11 +66,15 @@ def main() -> None:
     recheck = time.perf_counter() - t1
     distinct = len({content_hash(r) for r in recs})
     templates = {template(r) for r in recs}
-    print(f"generate --n {args.n} (one core, process wall incl. start-up): {wall:.1f} s "
-          f"({args.n / wall:.0f} trajectories/s; target < 30 s)")
+    print(
+        f"generate --n {args.n} (one core, process wall incl. start-up): {wall:.1f} s "
+        f"({args.n / wall:.0f} trajectories/s; target < 30 s)"
+    )
     print(f"re-check by replay: {failing} failing of {len(recs)} ({recheck:.1f} s)")
     print(f"distinct trajectories: {distinct} / {len(recs)}")
-    print(f"distinct user phrasings (opening requests, names abstracted): {len(templates)} (target >= 200)")
+    print(
+        f"distinct user phrasings (opening requests, names abstracted): {len(templates)} (target >= 200)"
+    )
     print(f"distinct opening requests: {len({r['meta']['scenario']['request'] for r in recs})}")
 
 

@@ -15,7 +15,9 @@ BENCHES = ["generate", "guard", "toucan_load", "mix", "train_batching", "eval_ba
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--only", default="", help="comma-separated subset of " + ", ".join(BENCHES))
     args = ap.parse_args()
     chosen = [b for b in BENCHES if not args.only or b in args.only.split(",")]

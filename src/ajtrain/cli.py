@@ -61,7 +61,9 @@ def main(argv: list[str] | None = None) -> int:
         err.print(f"[bold red]error:[/] {e}", highlight=False)
         return 2
     except KeyboardInterrupt:
-        err.print("[yellow]interrupted[/]: outputs are written atomically, nothing partial was left")
+        err.print(
+            "[yellow]interrupted[/]: outputs are written atomically, nothing partial was left"
+        )
         return 130
 
 

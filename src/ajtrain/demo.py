@@ -112,14 +112,20 @@ def run(cfg: DemoConfig) -> list[dict]:
     ]
     dirs = []
     for label, model_id, guard, limit in runs:
-        out = work / "results" / label.split(" (")[0].replace(" ", "_").replace(":", "_").replace("+", "guarded")
+        out = (
+            work
+            / "results"
+            / label.split(" (")[0].replace(" ", "_").replace(":", "_").replace("+", "guarded")
+        )
         evaluate(EvalConfig(model=model_id, out=str(out), guard=guard, limit=limit,
                             max_new_tokens=96, seed=cfg.seed))  # fmt: skip
         dirs.append(out)
     rows = write_compare(dirs, work / "results")
     _done(t, f"reports in {work / 'results'}")
     print_table(rows, [r[0] for r in runs])
-    console.print(f"total {time.perf_counter() - t_all:.0f} s; open {work / 'results' / 'compare.html'}")
+    console.print(
+        f"total {time.perf_counter() - t_all:.0f} s; open {work / 'results' / 'compare.html'}"
+    )
     return rows
 
 
@@ -146,7 +152,7 @@ def print_table(rows: list[dict], labels: list[str]) -> None:
     table.add_column("model")
     for head, _ in cols:
         table.add_column(head, justify="right")
-    for label, row in zip(labels, rows):
+    for label, row in zip(labels, rows, strict=True):
         cells = []
         for _, key in cols:
             v = row.get(key)

@@ -97,7 +97,9 @@ def validate_record(obj: Any, where: str = "<record>") -> Record:
             raise RecordError(where, field, "a message must be an object")
         role = msg.get("role")
         if role not in ROLES:
-            raise RecordError(where, f"{field}.role", f"unknown role {role!r}; expected one of {ROLES}")
+            raise RecordError(
+                where, f"{field}.role", f"unknown role {role!r}; expected one of {ROLES}"
+            )
         content = msg.get("content", "")
         if content is not None and not isinstance(content, str):
             raise RecordError(where, f"{field}.content", "expected a string")
