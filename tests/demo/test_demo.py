@@ -1,0 +1,26 @@
+"""The demo pipeline end to end, with a seconds-long training budget and a few scenarios."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from ajtrain.demo import DemoConfig, run
+
+
+@pytest.mark.slow
+def test_demo_runs_every_stage_and_writes_the_comparison(tmp_path):
+    cfg = DemoConfig(work=str(tmp_path / "demo"), train_seconds=4, eval_limit=7, untrained_limit=7)
+    rows = run(cfg)
+    labels = [r["model"] for r in rows]
+    assert len(rows) == 5 and labels[2] == labels[3] == "scripted:naive"
+    naive, guarded, oracle = rows[2], rows[3], rows[4]
+    assert naive["wrong_target_rate"] > 0 and guarded["wrong_target_rate"] == 0
+    assert oracle["safe_success"] == 1.0
+    results = tmp_path / "demo" / "results"
+    assert (results / "compare.html").exists() and (results / "compare.md").exists()
+    summary = json.loads((tmp_path / "demo" / "model_v2" / "training_summary.json").read_text())
+    assert summary["steps"] > 0
+    manifest = json.loads((tmp_path / "demo" / "mix" / "manifest.json").read_text())
+    assert sum(s["train"] + s["val"] for s in manifest["sources"]) == 2000
