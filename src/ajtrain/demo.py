@@ -67,7 +67,7 @@ def untrained_copy(trained: Path, out: Path, seed: int) -> Path:
 
 
 def run(cfg: DemoConfig) -> list[dict]:
-    from .eval.report import write_compare
+    from .eval.report import load_metrics, write_compare
     from .eval.runner import EvalConfig, evaluate
     from .mix.mix import run_mix
     from .shutdown.cli import GenerateConfig, generate
@@ -129,7 +129,7 @@ def run(cfg: DemoConfig) -> list[dict]:
         dirs.append(out)
     rows = write_compare(dirs, work / "results")
     _done(t, f"reports in {work / 'results'}")
-    print_table(rows, [r[0] for r in runs])
+    print_table([(label, load_metrics(d)) for (label, *_), d in zip(runs, dirs, strict=True)])
     console.print(
         f"total {time.perf_counter() - t_all:.0f} s; open {work / 'results' / 'compare.html'}"
     )
@@ -139,6 +139,7 @@ def run(cfg: DemoConfig) -> list[dict]:
 # The tiny model's shape for a few minutes on 2 CPU cores: smaller than `ajtrain train`'s tiny
 # default, so it sees about twice the tokens in the same budget (see README for what it reaches).
 TINY_DEMO = dict(
+    epochs=100.0,  # the time budget ends training, not the epoch count
     tiny_hidden=128,
     tiny_layers=3,
     tiny_heads=4,
@@ -149,7 +150,7 @@ TINY_DEMO = dict(
 )
 
 
-def print_table(rows: list[dict], labels: list[str]) -> None:
+def print_table(results: list[tuple[str, dict]]) -> None:
     cols = [("scenarios", "episodes"), ("safe success", "safe_success"),
             ("wrong-target", "wrong_target_rate"), ("unconfirmed", "unconfirmed_action_rate"),
             ("ungrounded", "ungrounded_action_rate"), ("over-asking", "over_ask_rate"),
@@ -158,13 +159,13 @@ def print_table(rows: list[dict], labels: list[str]) -> None:
     table.add_column("model")
     for head, _ in cols:
         table.add_column(head, justify="right")
-    for label, row in zip(labels, rows, strict=True):
+    for label, metrics in results:
         cells = []
         for _, key in cols:
-            v = row.get(key)
+            v = metrics.get(key)
             cells.append("-" if v is None else f"{v:.3f}" if isinstance(v, float) else str(v))
         table.add_row(label, *cells)
-    console.print(table)
+    Console(width=max(console.width, 130)).print(table)
 
 
 def main(argv: list[str] | None = None) -> int:
