@@ -110,20 +110,16 @@ def run(cfg: DemoConfig) -> list[dict]:
     _done(t, f"model in {model}")
 
     t = _step("5/5 eval: held-out shutdown_targets benchmark")
-    runs = [
-        ("untrained tiny", str(untrained), False, cfg.untrained_limit),
-        ("trained tiny (model_v2)", str(model), False, cfg.eval_limit),
-        ("scripted:naive", "scripted:naive", False, 0),
-        ("scripted:naive + guard", "scripted:naive", True, 0),
-        ("scripted:oracle", "scripted:oracle", False, 0),
+    runs = [  # (label, results folder, model, behind the guard?, scenarios)
+        ("untrained tiny", "untrained_tiny", str(untrained), False, cfg.untrained_limit),
+        ("trained tiny (model_v2)", "trained_tiny", str(model), False, cfg.eval_limit),
+        ("scripted:naive", "naive", "scripted:naive", False, 0),
+        ("scripted:naive + guard", "naive_guarded", "scripted:naive", True, 0),
+        ("scripted:oracle", "oracle", "scripted:oracle", False, 0),
     ]
     dirs = []
-    for label, model_id, guard, limit in runs:
-        out = (
-            work
-            / "results"
-            / label.split(" (")[0].replace(" ", "_").replace(":", "_").replace("+", "guarded")
-        )
+    for _, folder, model_id, guard, limit in runs:
+        out = work / "results" / folder
         evaluate(EvalConfig(model=model_id, out=str(out), guard=guard, limit=limit,
                             max_new_tokens=96, seed=cfg.seed))  # fmt: skip
         dirs.append(out)
