@@ -147,9 +147,9 @@ class HFBackend:
         """The prompt text: the tokenizer's chat template with the generation prompt."""
         if self._render is None:
             # compiled once (the train stage's helper): apply_chat_template recompiles per call
-            from ..train.template import _render_fn
+            from ..train.template import render_fn
 
-            self._render = _render_fn(self.tok)
+            self._render = render_fn(self.tok)
         return self._render(template_messages(r.messages), r.tools or None, True)
 
     def complete(self, requests: list[Request]) -> list[Parsed]:

@@ -28,6 +28,7 @@ import orjson
 from ..fleet import DESTRUCTIVE_TOOLS, READ_TOOLS
 from ..records import Message
 from ..shutdown.text import is_affirmative, join_names, mentioned_names
+from ..shutdown.transcript import seen_machines
 
 PREFIX = "blocked by ajtrain.guard: "
 ASK = "Name the exact machine(s) to the user and wait for their yes before acting."
@@ -46,23 +47,7 @@ def shown_records(
     messages: list[Message], read_tools: Iterable[str] = READ_TOOLS
 ) -> dict[str, dict[str, Any]]:
     """Name → the latest record a read-tool result showed for it (first-seen order)."""
-    read_tools = set(read_tools)
-    out: dict[str, dict[str, Any]] = {}
-    for msg in messages:
-        if msg.get("role") == "tool" and msg.get("name") in read_tools:
-            for record in records_in_result(msg.get("content") or ""):
-                out[record["name"]] = record
-    return out
-
-
-def records_in_result(text: str) -> list[dict[str, Any]]:
-    """The objects with a string ``name`` in a JSON tool result (an object or a list of them)."""
-    try:
-        data = orjson.loads(text)
-    except orjson.JSONDecodeError:
-        return []
-    items = data if isinstance(data, list) else [data]
-    return [m for m in items if isinstance(m, dict) and isinstance(m.get("name"), str)]
+    return seen_machines(messages, read_tools)
 
 
 def confirmed_names(messages: list[Message], names: Iterable[str]) -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import orjson
@@ -23,23 +24,33 @@ def tool_call_args(call: dict) -> dict[str, Any]:
     return args if isinstance(args, dict) else {}
 
 
-def read_result_machines(msg: Message) -> list[dict[str, Any]]:
-    """Machines shown by a list_agents/get_agent result message ([] for errors and other tools)."""
-    if msg.get("role") != "tool" or msg.get("name") not in READ_TOOLS:
-        return []
+def records_in_result(text: str) -> list[dict[str, Any]]:
+    """The objects with a string ``name`` in a JSON tool result (an object or a list of them)."""
     try:
-        data = orjson.loads(msg.get("content") or "")
+        data = orjson.loads(text)
     except orjson.JSONDecodeError:
         return []
     items = data if isinstance(data, list) else [data]
     return [m for m in items if isinstance(m, dict) and isinstance(m.get("name"), str)]
 
 
-def seen_machines(messages: list[Message]) -> dict[str, dict[str, Any]]:
-    """Every machine shown by a read tool so far, latest view wins."""
+def read_result_machines(
+    msg: Message, read_tools: Iterable[str] = READ_TOOLS
+) -> list[dict[str, Any]]:
+    """Machines shown by a read-tool result message ([] for errors and other tools)."""
+    if msg.get("role") != "tool" or msg.get("name") not in read_tools:
+        return []
+    return records_in_result(msg.get("content") or "")
+
+
+def seen_machines(
+    messages: list[Message], read_tools: Iterable[str] = READ_TOOLS
+) -> dict[str, dict[str, Any]]:
+    """Every machine shown by a read tool so far, latest view wins (first-seen order)."""
+    read_tools = set(read_tools)
     seen: dict[str, dict[str, Any]] = {}
     for msg in messages:
-        for m in read_result_machines(msg):
+        for m in read_result_machines(msg, read_tools):
             seen[m["name"]] = m
     return seen
 

@@ -23,6 +23,7 @@ from pathlib import Path
 import orjson
 
 from .convert import KIMI_PREFIX, KIMI_SUFFIX
+from .filters import QUESTION_KEYS
 from .source import SFT_COLUMNS, TEACHER_COLUMNS
 
 SUBSET_CYCLE = (
@@ -155,14 +156,7 @@ def _round(rng: random.Random, config: str, tools: list[dict], msgs: list[dict])
 
 
 def _assessments(rng: random.Random, subset: str) -> tuple[str, str]:
-    keys = (
-        "tool_selection_difficulty",
-        "tool_selection_uniqueness",
-        "question_quality",
-        "scenario_realism",
-        "verifiable",
-        "stability",
-    )
+    keys = QUESTION_KEYS
     q = {k: {"reasoning": _text(rng, 90), "score": rng.randint(1, 5)} for k in keys}
     q["overall_score"] = sum(v["score"] for v in q.values()) / len(keys)
     if subset == "irrelevant":

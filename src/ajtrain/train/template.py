@@ -59,7 +59,7 @@ TINY_CHAT_TEMPLATE = (
 )
 
 
-def _render_fn(tokenizer: Any):
+def render_fn(tokenizer: Any):
     """A fast ``render(messages, tools, add_generation_prompt) -> str`` for the tokenizer's template.
 
     Compiling once and calling the Jinja template directly is several times faster than
@@ -111,7 +111,7 @@ class SpanFinder:
     SELF_CHECKS = 16  # conversations on which the fast path is compared with prefix rendering
 
     def __init__(self, tokenizer: Any, fast: bool = True):
-        self.render = _render_fn(tokenizer)
+        self.render = render_fn(tokenizer)
         self.inexact = 0
         # The tiny template's turns are delimited by its own markers: one render, then a scan.
         self.fast = fast and tokenizer.chat_template == TINY_CHAT_TEMPLATE
