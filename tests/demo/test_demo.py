@@ -23,4 +23,4 @@ def test_demo_runs_every_stage_and_writes_the_comparison(tmp_path):
     summary = json.loads((tmp_path / "demo" / "model_v2" / "training_summary.json").read_text())
     assert summary["steps"] > 0
     manifest = json.loads((tmp_path / "demo" / "mix" / "manifest.json").read_text())
-    assert sum(s["train"] + s["val"] for s in manifest["sources"]) == 2000
+    assert sum(s["train"] + s["val"] for s in manifest["sources"]) == 8000

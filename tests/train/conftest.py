@@ -78,7 +78,7 @@ def tiny_flags() -> dict:
 
 
 TINY_FLAGS = dict(
-    tiny_vocab=400, tiny_hidden=32, tiny_layers=2, tiny_heads=2, tiny_tokenizer_rows=200,
+    tiny_vocab=400, tiny_copy_warmup=0, tiny_hidden=32, tiny_layers=2, tiny_heads=2, tiny_tokenizer_rows=200,
     max_length=512, batch_tokens=2048, logging_steps=1, eval_steps=5, save_steps=5,
     learning_rate=3e-3, threads=2,
 )  # fmt: skip

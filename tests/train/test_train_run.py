@@ -176,10 +176,12 @@ def test_two_process_ddp_on_cpu(records_file, tmp_path):
         "--data", str(records_file), "--output", str(out), "--max-steps", "4",
         "--tiny-vocab", "400", "--tiny-hidden", "32", "--tiny-layers", "2", "--tiny-heads", "2",
         "--max-length", "512", "--batch-tokens", "1024", "--save-steps", "2", "--threads", "1",
+        "--tiny-copy-warmup", "20",  # each rank drills alike before the model is wrapped
     ]  # fmt: skip
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     summary = json.loads((out / "training_summary.json").read_text())
     assert summary["world_size"] == 2 and summary["steps"] == 4
+    assert summary["copy_warmup"]["steps"] == 20
     assert (out / "checkpoints" / "checkpoint-4").is_dir()

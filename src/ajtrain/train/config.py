@@ -33,6 +33,11 @@ class TrainConfig:
         "decaying over that time; 0: none",
     )
     learning_rate: float = option(0.0, help="peak LR (0: 2e-3 tiny, 2e-4 LoRA, 2e-5 full)")
+    loss_on: str = option(
+        "assistant", help="tokens the training loss is on: 'assistant' (the model's own turns) or "
+        "'all' (also the user's and the tools' text; validation loss stays on assistant turns)",
+        choices=["assistant", "all"],
+    )  # fmt: skip
     batch_tokens: int = option(
         0, help="tokens per device per micro-batch, padding included (0: 4096 for tiny — more "
         "optimizer steps per CPU-minute —, 16384 otherwise; packed/padded: batch-tokens // "
@@ -67,10 +72,18 @@ class TrainConfig:
     )  # fmt: skip
     gradient_checkpointing: bool = option(False, help="trade compute for memory on big bases")
     # ~2.5M parameters: about 2,000 tokens/s on 2 CPU cores (the demo trains it for minutes).
-    tiny_vocab: int = option(4096, help="tiny: BPE vocabulary size")
+    tiny_vocab: int = option(
+        1024, help="tiny: BPE vocabulary size (small: every token is seen often, so copying "
+        "learns fast; the shutdown data is only ~3%% longer than with 4096)",
+    )  # fmt: skip
     tiny_hidden: int = option(192, help="tiny: hidden size")
     tiny_layers: int = option(4, help="tiny: transformer layers")
     tiny_heads: int = option(3, help="tiny: attention heads (head size hidden/heads)")
+    tiny_copy_warmup: int = option(
+        4000, help="tiny: at most N steps of copy drills before the data (random token runs "
+        "repeated; stops once it copies 95%%): the induction head a pretrained base already has; "
+        "counted in --time-budget-s, of which it takes at most half; 0: none",
+    )  # fmt: skip
     tiny_tokenizer_rows: int = option(1000, help="tiny: rows sampled to train the tokenizer")
 
     @property

@@ -157,9 +157,16 @@ def conversation(obj: Any, where: str) -> tuple[list[dict], list[dict]]:
 
 
 def tokenize(
-    rows: list[tuple[str, Any]], tokenizer: Any, max_length: int, batch_size: int = 256
+    rows: list[tuple[str, Any]],
+    tokenizer: Any,
+    max_length: int,
+    batch_size: int = 256,
+    loss_on: str = "assistant",
 ) -> tuple[list[dict[str, list[int]]], TokenStats]:
     """Each trainable row → ``{"input_ids", "labels"}``; labels are ``-100`` off assistant spans.
+
+    ``loss_on="all"`` labels every token instead (a model trained from scratch also learns from
+    the user's and the tools' text); rows still need an assistant turn.
 
     Rows longer than ``max_length`` are cut at the end and counted; a row with no assistant token
     left after the cut is skipped. Texts are tokenised in batches (the Rust tokenizer's speed).
@@ -186,7 +193,10 @@ def tokenize(
                 for (where, _, spans), ids, offsets in zip(
                     chunk, enc["input_ids"], enc["offset_mapping"], strict=True
                 ):
-                    example = _example(ids, token_mask(offsets, spans), max_length, stats)
+                    mask = token_mask(offsets, spans)
+                    if loss_on == "all" and any(mask):
+                        mask = [True] * len(mask)
+                    example = _example(ids, mask, max_length, stats)
                     if example is None:
                         stats.skip(where, SkipRow("no assistant token within max-length", ""))
                     else:

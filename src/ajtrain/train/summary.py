@@ -21,7 +21,8 @@ def loss_curve(log_history: list[dict]) -> dict[str, list]:
 
 def write_summary(out: Path, *, cfg: Any, ds: Any, train_stats: Any, val_stats: Any, state: Any,
                   result: Any, final_eval: dict, n_batches: int, train_s: float, total_s: float,
-                  resumed_from: str | None, n_params: int, threads: int, world_size: int) -> dict:  # fmt: skip
+                  resumed_from: str | None, n_params: int, threads: int, world_size: int,
+                  warmup: Any = None) -> dict:  # fmt: skip
     """Write ``training_summary.json`` and ``loss_curve.png`` into ``out``; return the summary."""
     curve = loss_curve(state.log_history)
     tokens = int(state.num_input_tokens_seen or 0)
@@ -31,6 +32,9 @@ def write_summary(out: Path, *, cfg: Any, ds: Any, train_stats: Any, val_stats: 
                  "train_rows": len(ds.train), "val_rows": len(ds.val)},
         "tokenization": {"train": train_stats.as_dict(), "val": val_stats.as_dict(),
                          "max_length": cfg.resolved_max_length()},
+        "copy_warmup": None if warmup is None else {
+            "steps": warmup.steps, "seconds": round(warmup.seconds, 2),
+            "copy_accuracy": round(warmup.copy_accuracy, 4)},
         "steps": state.global_step,
         "max_steps": state.max_steps,
         "epochs": state.epoch,

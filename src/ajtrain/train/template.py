@@ -14,18 +14,32 @@ from __future__ import annotations
 import os
 from typing import Any
 
-# Hermes/Qwen2.5 style; the eval stage parses this exact shape. Tool-call arguments may be
-# dicts (rendered as JSON) or, from OpenAI-style clients, JSON strings (rendered verbatim).
-# Every piece of text is a Jinja string expression so whitespace control cannot eat a newline.
+# Hermes/Qwen2.5 style turns; the eval stage parses this exact tool-call shape. Tool-call
+# arguments may be dicts (rendered as JSON) or, from OpenAI-style clients, JSON strings (rendered
+# verbatim). The tool list is compact — one line per tool, `name(param: type, opt?: type): what it
+# does` — because a model trained from scratch on a CPU pays for every prompt token: full JSON
+# schemas were over half of each shutdown conversation. Every piece of text is a Jinja string
+# expression so whitespace control cannot eat a newline.
 TINY_CHAT_TEMPLATE = (
     "{%- if tools %}"
     "{{- '<|im_start|>system\\n' }}"
     "{%- if messages and messages[0].role == 'system' %}"
     "{{- (messages[0].content or '') + '\\n\\n' }}{%- endif %}"
-    "{{- '# Tools\\n\\n<tools>' }}"
-    "{%- for tool in tools %}{{- '\\n' }}{{- tool | tojson }}{%- endfor %}"
-    "{{- '\\n</tools>\\n\\nFor each function call, return a json object with function name and "
-    "arguments within <tool_call></tool_call> XML tags:\\n<tool_call>\\n"
+    "{{- '# Tools\\n<tools>' }}"
+    "{%- for tool in tools %}"
+    "{%- set fn = tool.function if tool.function is defined else tool %}"
+    "{%- set params = fn.parameters if fn.parameters is mapping else {} %}"
+    "{%- set props = params.properties if params.properties is mapping else {} %}"
+    "{%- set required = params.required if params.required is iterable else [] %}"
+    "{{- '\\n' + fn.name + '(' }}"
+    "{%- for pname, spec in props.items() %}"
+    "{{- (', ' if not loop.first else '') + pname + ('' if pname in required else '?') }}"
+    "{%- if spec is mapping and spec.type is defined %}"
+    "{{- ': ' + (spec.type if spec.type is string else spec.type | join('|')) }}{%- endif %}"
+    "{%- endfor %}"
+    "{{- '): ' + ((fn.description or '') | string)[:160] }}"
+    "{%- endfor %}"
+    "{{- '\\n</tools>\\nCall a tool with <tool_call>\\n"
     '{\\"name\\": <function-name>, \\"arguments\\": <args-json-object>}\\n</tool_call>'
     "<|im_end|>\\n' }}"
     "{%- elif messages and messages[0].role == 'system' %}"

@@ -40,8 +40,13 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int) -> Any:
     tok = Tokenizer(models.BPE())
     # Each newline is its own token: the generation prompt ends in "assistant\n" and a reply may
     # start with "\n", so "\n\n" as one token would differ between training and generation.
+    # Each space is its own token too, so a word has the same tokens after a space as after a
+    # quote: "domain02" in a tool result and in "Shut down domain02" are then one token sequence,
+    # and copying a name the model has never seen is copying token ids (the held-out benchmark's
+    # names are all new). It costs about a quarter more tokens.
     tok.pre_tokenizer = pre_tokenizers.Sequence([
         pre_tokenizers.Split(Regex("\n"), behavior="isolated"),
+        pre_tokenizers.Split(Regex(" "), behavior="isolated"),
         pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True),
     ])  # fmt: skip
     tok.decoder = decoders.ByteLevel()
@@ -90,3 +95,93 @@ def new_model(tokenizer: Any, shape: TinyShape, seed: int) -> Any:
     model.generation_config.eos_token_id = tokenizer.eos_token_id
     model.generation_config.pad_token_id = tokenizer.pad_token_id
     return model
+
+
+@dataclass
+class WarmupResult:
+    steps: int
+    seconds: float
+    copy_accuracy: float  # on a held-out drill batch, at the last check
+
+
+def copy_warmup(
+    model: Any,
+    tokenizer: Any,
+    max_steps: int,
+    seed: int,
+    target: float = 0.95,
+    max_seconds: float = 0.0,
+    show_progress: bool = True,
+) -> WarmupResult:
+    """Teach a from-scratch model to copy from its context before it sees the data.
+
+    A pretrained base already copies: names, ids and paths from a tool result into a call. The
+    tiny model starts with random weights, and copying needs an *induction head* (two attention
+    layers working together) that forms abruptly, late and at random in training; on the shutdown
+    data alone it did not form within the CPU demo's minutes. These drills are pure copying: a
+    random run of 8–30 token ids, 0–20 random ids, the same run again, with the loss on the
+    repeat. Batches of 8 drills make the head form in one to two minutes on 2 CPU cores. The
+    drills are random ids from the whole vocabulary: nothing of the data or the benchmark.
+
+    Stops once the copy accuracy on a held-out drill batch (checked every 100 steps) reaches
+    ``target``, after ``max_steps``, or after ``max_seconds`` (if > 0). Deterministic for a seed
+    unless the time limit ends it.
+    """
+    import time
+
+    import torch
+
+    gen = torch.Generator().manual_seed(seed)
+    special = set(tokenizer.all_special_ids)
+    pool = torch.tensor([i for i in range(len(tokenizer)) if i not in special])
+
+    def drills(n: int) -> tuple[Any, Any, Any]:
+        rows = []
+        for _ in range(n):
+            k = 8 + int(torch.randint(0, 23, (), generator=gen))  # 8..30 ids
+            gap = int(torch.randint(0, 21, (), generator=gen))  # 0..20 ids between
+            run = pool[torch.randint(len(pool), (k,), generator=gen)].tolist()
+            noise = pool[torch.randint(len(pool), (gap,), generator=gen)].tolist()
+            rows.append((run + noise + run, len(run) + len(noise)))
+        width = max(len(r) for r, _ in rows)
+        ids = torch.full((n, width), tokenizer.pad_token_id)
+        labels = torch.full((n, width), -100)
+        mask = torch.zeros((n, width), dtype=torch.long)
+        for i, (row, start) in enumerate(rows):
+            ids[i, : len(row)] = torch.tensor(row)
+            mask[i, : len(row)] = 1
+            labels[i, start + 1 : len(row)] = ids[i, start + 1 : len(row)]  # the repeat
+        return ids, mask, labels
+
+    from rich.progress import Progress
+
+    probe = drills(64)
+    opt = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=0.0)
+    model.train()
+    t0, acc, step = time.monotonic(), 0.0, 0
+    with Progress(transient=True, disable=not show_progress) as progress:
+        task = progress.add_task("copy drills", total=max_steps)
+        while step < max_steps and not (max_seconds > 0 and time.monotonic() - t0 > max_seconds):
+            ids, mask, labels = drills(8)
+            model(input_ids=ids, attention_mask=mask, labels=labels).loss.backward()
+            opt.step()
+            opt.zero_grad(set_to_none=True)
+            step += 1
+            if step % 100 == 0 or step == max_steps:
+                acc = _copy_accuracy(model, *probe)
+                progress.update(task, completed=step,
+                                description=f"copy drills (copies {acc:.0%})")  # fmt: skip
+                if acc >= target:
+                    break
+    model.zero_grad(set_to_none=True)
+    return WarmupResult(steps=step, seconds=time.monotonic() - t0, copy_accuracy=acc)
+
+
+def _copy_accuracy(model: Any, ids: Any, mask: Any, labels: Any) -> float:
+    import torch
+
+    with torch.no_grad():
+        pred = model(input_ids=ids, attention_mask=mask).logits[:, :-1].argmax(-1)
+    target = labels[:, 1:]
+    keep = target != -100
+    return float((pred[keep] == target[keep]).float().mean())

@@ -18,7 +18,7 @@ from typing import Any
 from ..records import write_json
 from .batching import PackedCollator, PaddedCollator, fixed_batches, group_by_length, pack
 from .config import TrainConfig
-from .data import TokenStats, load_dataset, tokenize
+from .data import IGNORE, TokenStats, load_dataset, tokenize
 from .summary import write_summary
 from .tiny import TinyShape, new_model, train_tokenizer
 
@@ -125,6 +125,50 @@ def _batches(cfg: TrainConfig, examples: list[dict], seed: int) -> list[list[dic
     return fixed_batches(examples, max(1, cfg.resolved_batch_tokens() // max_length), seed)
 
 
+def labelled_loss(model: Any, inputs: dict, num_items_in_batch: Any = None) -> tuple[Any, Any]:
+    """The causal-LM loss with logits computed only where a label is (``logits_to_keep``).
+
+    Same value as the model's own loss — summed over labelled tokens, divided by
+    ``num_items_in_batch`` (or their count) — but the loss is on assistant tokens, a small
+    share of each conversation, and projecting every other position onto the vocabulary was
+    about a third of the tiny model's training compute.
+    """
+    import torch
+
+    labels = inputs["labels"]
+    targets = labels[:, 1:]
+    keep = torch.zeros_like(labels, dtype=torch.bool)
+    keep[:, :-1] = targets != IGNORE
+    outputs = model(**{k: v for k, v in inputs.items() if k != "labels"}, logits_to_keep=keep)
+    logits = outputs.logits.float()  # (labelled tokens, vocab), in row-major order
+    loss = torch.nn.functional.cross_entropy(logits, targets[targets != IGNORE], reduction="sum")
+    n = max(1, int(keep.sum())) if num_items_in_batch is None else num_items_in_batch
+    return loss / n, outputs
+
+
+def _accepts_logits_to_keep(model: Any) -> bool:
+    import inspect
+
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    return "logits_to_keep" in inspect.signature(base.forward).parameters
+
+
+def _trainer_class() -> Any:
+    """``transformers.Trainer`` with :func:`labelled_loss` for models that take ``logits_to_keep``."""
+    from transformers import Trainer
+
+    class LabelledLossTrainer(Trainer):
+        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+            if not _accepts_logits_to_keep(self.accelerator.unwrap_model(model)):
+                return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
+            loss, outputs = labelled_loss(model, inputs, num_items_in_batch)
+            if num_items_in_batch is not None and self.args.average_tokens_across_devices:
+                loss = loss * self.accelerator.num_processes  # as Trainer does: DDP averages
+            return (loss, outputs) if return_outputs else loss
+
+    return LabelledLossTrainer
+
+
 def _time_budget_callback(budget_s: float, peak_lr: float, warmup: float) -> Any:
     from transformers import TrainerCallback
 
@@ -182,6 +226,7 @@ def _training_args(cfg: TrainConfig, out: Path, has_val: bool) -> Any:
         report_to="none",
         remove_unused_columns=False,
         include_num_input_tokens_seen="non_padding",
+        prediction_loss_only=True,  # validation loss only: no logits kept across batches
         activation_checkpointing=cfg.gradient_checkpointing,
         ddp_find_unused_parameters=False,
         dataloader_num_workers=0,
@@ -202,7 +247,7 @@ def train(cfg: TrainConfig) -> Path:
     template inside) and holds ``training_summary.json`` and ``loss_curve.png``.
     """
     import torch
-    from transformers import Trainer, set_seed
+    from transformers import set_seed
 
     t0 = time.monotonic()
     out = Path(cfg.output)
@@ -223,7 +268,7 @@ def train(cfg: TrainConfig) -> Path:
         out.mkdir(parents=True, exist_ok=True)
     tokenizer = _tokenizer(cfg, ds.train, out, args)
     max_length = cfg.resolved_max_length()
-    train_ex, train_stats = tokenize(ds.train, tokenizer, max_length)
+    train_ex, train_stats = tokenize(ds.train, tokenizer, max_length, loss_on=cfg.loss_on)
     val = ds.val
     if cfg.val_rows and len(val) > cfg.val_rows:
         val = random.Random(cfg.seed).sample(val, cfg.val_rows)
@@ -245,11 +290,24 @@ def train(cfg: TrainConfig) -> Path:
 
     model = _model(cfg, tokenizer)
     model.config.use_cache = False  # a cache would switch off the packed (block-diagonal) mask
+    warm = None
+    if cfg.is_tiny and cfg.tiny_copy_warmup > 0 and resume_from is None:
+        from .tiny import copy_warmup
+
+        # Under a time budget, the drills may use at most half of it.
+        warm = copy_warmup(model, tokenizer, cfg.tiny_copy_warmup, cfg.seed,
+                           max_seconds=cfg.time_budget_s / 2,
+                           show_progress=int(os.environ.get("RANK", "0")) == 0)  # fmt: skip
+        _log(
+            f"copy warm-up: {warm.steps} steps in {warm.seconds:.0f} s, "
+            f"copies {warm.copy_accuracy:.0%} of drill tokens"
+        )
     callbacks = []
     if cfg.time_budget_s > 0:
         lr, warmup = cfg.resolved_learning_rate(), cfg.warmup_ratio
-        callbacks.append(_time_budget_callback(cfg.time_budget_s, lr, warmup))
-    trainer = Trainer(
+        budget = max(1.0, cfg.time_budget_s - (warm.seconds if warm else 0.0))
+        callbacks.append(_time_budget_callback(budget, lr, warmup))
+    trainer = _trainer_class()(
         model=model,
         args=args,
         train_dataset=_Batches(train_rows),
@@ -270,7 +328,7 @@ def train(cfg: TrainConfig) -> Path:
             state=trainer.state, result=result, final_eval=final_eval,
             n_batches=len(train_rows), train_s=train_s, total_s=time.monotonic() - t0,
             resumed_from=resume_from, n_params=sum(p.numel() for p in model.parameters()),
-            threads=torch.get_num_threads(), world_size=trainer.args.world_size,
+            threads=torch.get_num_threads(), world_size=trainer.args.world_size, warmup=warm,
         )  # fmt: skip
     return out
 
