@@ -147,8 +147,13 @@ def labelled_loss(model: Any, inputs: dict, num_items_in_batch: Any = None) -> t
 
 
 def _accepts_logits_to_keep(model: Any) -> bool:
+    """Whether ``model`` takes a boolean ``(batch, seq)`` ``logits_to_keep`` (transformers 5)."""
     import inspect
 
+    from transformers import modeling_utils
+
+    if not hasattr(modeling_utils, "slice_logits_to_keep"):  # older: no boolean masks
+        return False
     base = model.get_base_model() if hasattr(model, "get_base_model") else model
     return "logits_to_keep" in inspect.signature(base.forward).parameters
 
@@ -158,8 +163,12 @@ def _trainer_class() -> Any:
     from transformers import Trainer
 
     class LabelledLossTrainer(Trainer):
+        _sparse: bool | None = None  # decided on the first step
+
         def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-            if not _accepts_logits_to_keep(self.accelerator.unwrap_model(model)):
+            if self._sparse is None:
+                self._sparse = _accepts_logits_to_keep(self.accelerator.unwrap_model(model))
+            if not self._sparse:
                 return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
             loss, outputs = labelled_loss(model, inputs, num_items_in_batch)
             if num_items_in_batch is not None and self.args.average_tokens_across_devices:
