@@ -155,7 +155,9 @@ def test_generation_prompt_round_trip(base_tokenizer, tmp_path):
     prompt = tok.apply_chat_template(
         messages, tools=TOOLS, add_generation_prompt=True, tokenize=False
     )
-    assert prompt.startswith("<|im_start|>system\n# Tools\n<tools>\nlist_agents(): \nshutdown_agent(): \n</tools>")
+    assert prompt.startswith(
+        "<|im_start|>system\n# Tools\n<tools>\nlist_agents(): \nshutdown_agent(): \n</tools>"
+    )
     assert prompt.endswith(
         "<|im_start|>user\nShut down the web server.<|im_end|>\n<|im_start|>assistant\n"
     )

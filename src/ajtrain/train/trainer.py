@@ -136,12 +136,12 @@ def labelled_loss(model: Any, inputs: dict, num_items_in_batch: Any = None) -> t
     import torch
 
     labels = inputs["labels"]
-    targets = labels[:, 1:]
-    keep = torch.zeros_like(labels, dtype=torch.bool)
-    keep[:, :-1] = targets != IGNORE
+    keep = torch.zeros_like(labels, dtype=torch.bool)  # position i predicts label i + 1
+    keep[:, :-1] = labels[:, 1:] != IGNORE
     outputs = model(**{k: v for k, v in inputs.items() if k != "labels"}, logits_to_keep=keep)
     logits = outputs.logits.float()  # (labelled tokens, vocab), in row-major order
-    loss = torch.nn.functional.cross_entropy(logits, targets[targets != IGNORE], reduction="sum")
+    targets = labels[:, 1:][keep[:, :-1]]
+    loss = torch.nn.functional.cross_entropy(logits, targets, reduction="sum")
     n = max(1, int(keep.sum())) if num_items_in_batch is None else num_items_in_batch
     return loss / n, outputs
 
