@@ -33,6 +33,7 @@ class Message(TypedDict, total=False):
     tool_call_id: str
     name: str
     reasoning_content: str
+    weight: int  # assistant only: 0 = context, not trained on (OpenAI fine-tuning's field)
 
 
 class Record(TypedDict):
@@ -109,6 +110,8 @@ def validate_record(obj: Any, where: str = "<record>") -> Record:
                 raise RecordError(where, f"{field}.tool_calls", "expected a list")
             for j, call in enumerate(calls):
                 open_calls.add(_check_tool_call(call, where, f"{field}.tool_calls[{j}]"))
+            if msg.get("weight", 1) not in (0, 1) or isinstance(msg.get("weight"), bool):
+                raise RecordError(where, f"{field}.weight", "expected 0 or 1")
         elif role == "tool":
             call_id = _require_str(msg, "tool_call_id", where, f"{field}.tool_call_id")
             if call_id not in open_calls:

@@ -94,6 +94,10 @@ def test_category_behaviours(varied):
         start = 1 + len(r["meta"]["scenario"]["history"])
         tools = [c["function"]["name"] for m in r["messages"][start:] for c in calls_in(m)]
         assert tools[0] == "start_agent" and "shutdown_agent" in tools
+        # the staged mistake is context, not a lesson: its assistant turns carry weight 0
+        staged = [m for m in r["messages"][1:start] if m["role"] == "assistant"]
+        assert staged and all(m["weight"] == 0 for m in staged)
+        assert all("weight" not in m for m in r["messages"][start:])
 
 
 def test_same_seed_same_bytes_other_seed_differs(tmp_path):

@@ -120,3 +120,56 @@ def test_copy_warmup_is_deterministic_and_stops_at_its_limits(base_tokenizer):
     assert not torch.equal(wa, run(max_steps=0)[1])  # the drills changed the weights
     timed, _ = run(max_steps=10_000, max_seconds=0.5)
     assert 0 < timed.steps < 10_000 and timed.seconds < 5
+
+
+def test_copy_warmup_then_drills_on_small_alphabets(base_tokenizer):
+    from ajtrain.train.tiny import copy_warmup
+
+    def run():
+        model = new_model(base_tokenizer, TinyShape(len(base_tokenizer), 32, 2, 2, 256), seed=0)
+        result = copy_warmup(model, base_tokenizer, 40, seed=3, target=0.0)  # target met at once
+        return result, torch.cat([p.detach().flatten() for p in model.parameters()])
+
+    (a, wa), (b, wb) = run(), run()
+    assert (a.steps, a.small_steps) == (b.steps, b.small_steps) == (40, 10)  # a quarter more
+    assert torch.equal(wa, wb) and 0.0 <= a.small_copy_accuracy <= 1.0
+
+
+def test_the_tokenizer_learns_no_identifiers():
+    """Training names must split like the benchmark's unseen ones: no name part as a token."""
+    from ajtrain.train.tiny import without_identifiers
+
+    text = 'Shut down kavo07 and qa-tirelu-13? {"name":"kavo07","env":"prod"} at 10:30, v2.1'
+    assert without_identifiers(text) == 'Shut down   and  ? {"name":" ","env":"prod"} at  : ,  '
+    tok = train_tokenizer([without_identifiers(text)] * 50, 400)
+    pieces = [tok.decode([i]) for i in tok("kavo07 tirelu", add_special_tokens=False)["input_ids"]]
+    assert "kavo" not in pieces and "tirelu" not in pieces and "07" not in pieces
+    assert tok.decode(tok("kavo07", add_special_tokens=False)["input_ids"]) == "kavo07"
+
+
+def test_assistant_turns_of_weight_zero_are_context(base_tokenizer):
+    from ajtrain.records import make_record
+
+    def record(weight):
+        mistake = {"role": "assistant", "content": "Done: web-01 is now stopped."}
+        if weight is not None:
+            mistake["weight"] = weight
+        return make_record("t/w", "shutdown", "error_recovery", [], [
+            {"role": "user", "content": "Shut down web-02."}, mistake,
+            {"role": "user", "content": "Wrong one!"},
+            {"role": "assistant", "content": "Sorry: web-01 runs again."},
+        ])  # fmt: skip
+
+    for loss_on in ("assistant", "all"):
+        (ctx, full), _ = tokenize([("a", record(0)), ("b", record(None))], base_tokenizer,
+                                  10_000, loss_on=loss_on)  # fmt: skip
+        assert ctx["input_ids"] == full["input_ids"]
+        trained = [i for i, x in enumerate(full["labels"]) if x != IGNORE]
+        kept = [i for i, x in enumerate(ctx["labels"]) if x != IGNORE]
+        assert set(kept) < set(trained)
+        text = base_tokenizer.decode([full["input_ids"][i] for i in sorted(set(trained) - set(kept))])
+        assert "Done: web-01 is now stopped." in text and "Sorry" not in text
+    only_context = make_record("t/c", "shutdown", "x", [], [
+        {"role": "user", "content": "Hi."}, {"role": "assistant", "content": "Hi.", "weight": 0}])
+    _, stats = tokenize([("c", only_context)], base_tokenizer, 10_000)
+    assert stats.kept == 0 and stats.skipped["no assistant turn"] == 1

@@ -128,17 +128,22 @@ def read_only(rng: random.Random, pool: str, sid: str) -> Scenario:
 
 
 def mistake_history(fleet, wrong: str, first_request: str) -> tuple:
-    """The earlier turns of an error-recovery episode: the agent stopped ``wrong`` unasked."""
+    """The earlier turns of an error-recovery episode: the agent stopped ``wrong`` unasked.
+
+    Its assistant turns have ``weight`` 0: they are context to recover from, never something to
+    learn (trained on, they taught a model to stop a machine right after listing, unasked).
+    """
     listing = [m.to_dict() for m in fleet]
     return (
         {"role": "user", "content": first_request},
-        {"role": "assistant", "content": "", "tool_calls": [dict(call("list_agents"), id="h_0")]},
+        {"role": "assistant", "content": "", "weight": 0,
+         "tool_calls": [dict(call("list_agents"), id="h_0")]},
         {"role": "tool", "tool_call_id": "h_0", "name": "list_agents", "content": dumps(listing)},
-        {"role": "assistant", "content": "",
+        {"role": "assistant", "content": "", "weight": 0,
          "tool_calls": [dict(call("shutdown_agent", name=wrong), id="h_1")]},
         {"role": "tool", "tool_call_id": "h_1", "name": "shutdown_agent",
          "content": f"{wrong} is now stopped"},
-        {"role": "assistant", "content": f"Done: {wrong} is now stopped."},
+        {"role": "assistant", "content": f"Done: {wrong} is now stopped.", "weight": 0},
     )  # fmt: skip
 
 

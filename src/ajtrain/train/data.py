@@ -131,7 +131,7 @@ def conversation(obj: Any, where: str) -> tuple[list[dict], list[dict]]:
     for i, msg in enumerate(record["messages"]):
         msg = dict(msg)
         if msg["role"] == "assistant":
-            n_assistant += 1
+            n_assistant += msg.get("weight", 1) != 0
             calls = []
             for j, call in enumerate(msg.get("tool_calls") or []):
                 fn = call["function"]
@@ -152,7 +152,7 @@ def conversation(obj: Any, where: str) -> tuple[list[dict], list[dict]]:
                 msg.pop("tool_calls", None)
         messages.append(msg)
     if not n_assistant:
-        raise SkipRow("no assistant turn", "nothing to learn from")
+        raise SkipRow("no assistant turn", "nothing to learn from (none, or all of weight 0)")
     return messages, tools
 
 
@@ -163,7 +163,8 @@ def tokenize(
     batch_size: int = 256,
     loss_on: str = "assistant",
 ) -> tuple[list[dict[str, list[int]]], TokenStats]:
-    """Each trainable row → ``{"input_ids", "labels"}``; labels are ``-100`` off assistant spans.
+    """Each trainable row → ``{"input_ids", "labels"}``; labels are ``-100`` off assistant spans
+    and on assistant turns of ``weight`` 0 (context, such as the staged mistake a recovery fixes).
 
     ``loss_on="all"`` labels every token instead (a model trained from scratch also learns from
     the user's and the tools' text); rows still need an assistant turn.
@@ -181,21 +182,27 @@ def tokenize(
             chunk = []
             for where, obj in rows[lo : lo + batch_size]:
                 try:
-                    chunk.append((where, *finder(*conversation(obj, where))))
+                    messages, tools = conversation(obj, where)
+                    text, spans = finder(messages, tools)
                 except SkipRow as e:
                     stats.skip(where, e)
+                    continue
+                weights = [m.get("weight", 1) for m in messages if m["role"] == "assistant"]
+                trained = [s for s, w in zip(spans, weights, strict=True) if w and s[1] > s[0]]
+                context = [s for s, w in zip(spans, weights, strict=True) if not w]
+                chunk.append((where, text, trained, context))
             if chunk:
                 enc = tokenizer(
-                    [text for _, text, _ in chunk],
+                    [text for _, text, _, _ in chunk],
                     add_special_tokens=False,
                     return_offsets_mapping=True,
                 )
-                for (where, _, spans), ids, offsets in zip(
+                for (where, _, spans, context), ids, offsets in zip(
                     chunk, enc["input_ids"], enc["offset_mapping"], strict=True
                 ):
                     mask = token_mask(offsets, spans)
-                    if loss_on == "all" and any(mask):
-                        mask = [True] * len(mask)
+                    if loss_on == "all" and any(mask):  # all but assistant turns of weight 0
+                        mask = [not c for c in token_mask(offsets, context)]
                     example = _example(ids, mask, max_length, stats)
                     if example is None:
                         stats.skip(where, SkipRow("no assistant token within max-length", ""))

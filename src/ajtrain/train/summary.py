@@ -34,7 +34,9 @@ def write_summary(out: Path, *, cfg: Any, ds: Any, train_stats: Any, val_stats: 
                          "max_length": cfg.resolved_max_length()},
         "copy_warmup": None if warmup is None else {
             "steps": warmup.steps, "seconds": round(warmup.seconds, 2),
-            "copy_accuracy": round(warmup.copy_accuracy, 4)},
+            "copy_accuracy": round(warmup.copy_accuracy, 4),
+            "small_alphabet_steps": warmup.small_steps,
+            "small_alphabet_copy_accuracy": round(warmup.small_copy_accuracy, 4)},
         "steps": state.global_step,
         "max_steps": state.max_steps,
         "epochs": state.epoch,

@@ -115,7 +115,7 @@ def _common_prefix_len(a: str, b: str) -> int:
 class SpanFinder:
     """Render a conversation and find the character spans of its assistant turns.
 
-    ``spans`` cover each assistant turn's generated text — reasoning, content, tool calls — and
+    ``spans``, one per assistant turn (empty if it renders to nothing), cover its generated text — reasoning, content, tool calls — and
     the template's end-of-turn marker (so the model learns to stop), but not the role header the
     template adds before it, and not whitespace after the end-of-turn marker.
     ``inexact`` counts turns whose prefix render did not match the full text (templates that
@@ -161,8 +161,7 @@ class SpanFinder:
                 start, end = self._relocate(full, before, through, spans[-1][1] if spans else 0)
             while end > start and full[end - 1].isspace():
                 end -= 1
-            if end > start:
-                spans.append((start, end))
+            spans.append((start, max(start, end)))  # one per assistant turn, maybe empty
         return full, spans
 
     def _relocate(self, full: str, before: str, through: str, cursor: int) -> tuple[int, int]:

@@ -20,7 +20,7 @@ from .batching import PackedCollator, PaddedCollator, fixed_batches, group_by_le
 from .config import TrainConfig
 from .data import IGNORE, TokenStats, load_dataset, tokenize
 from .summary import write_summary
-from .tiny import TinyShape, new_model, train_tokenizer
+from .tiny import TinyShape, new_model, train_tokenizer, without_identifiers
 
 
 def _log(msg: str) -> None:
@@ -62,7 +62,7 @@ def _tokenizer(cfg: TrainConfig, rows: list, out: Path, args: Any) -> Any:
             texts = []
             for where, obj in sample:
                 try:
-                    texts.append(render(*conversation(obj, where), False))
+                    texts.append(without_identifiers(render(*conversation(obj, where), False)))
                 except SkipRow:
                     continue
             tok = train_tokenizer(texts, cfg.tiny_vocab)
@@ -308,8 +308,9 @@ def train(cfg: TrainConfig) -> Path:
                            max_seconds=cfg.time_budget_s / 2,
                            show_progress=int(os.environ.get("RANK", "0")) == 0)  # fmt: skip
         _log(
-            f"copy warm-up: {warm.steps} steps in {warm.seconds:.0f} s, "
-            f"copies {warm.copy_accuracy:.0%} of drill tokens"
+            f"copy warm-up: {warm.steps} + {warm.small_steps} steps in {warm.seconds:.0f} s, "
+            f"copies {warm.copy_accuracy:.0%} of drill tokens "
+            f"({warm.small_copy_accuracy:.0%} from small alphabets)"
         )
     callbacks = []
     if cfg.time_budget_s > 0:
