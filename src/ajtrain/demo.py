@@ -29,6 +29,10 @@ MIX_RECIPE = Path(__file__).parent / "mix" / "recipes" / "demo.yaml"
 class DemoConfig:
     work: str = option("runs/demo", help="working directory for every stage's outputs")
     shutdown_n: int = option(8000, help="verified shutdown trajectories to generate")
+    request_noise: float = option(
+        0.5, help="share of requests wrapped in made-up words (generate --request-noise): the "
+        "tiny model knows no English, and the benchmark's phrasings are all new to it",
+    )  # fmt: skip
     toucan_rows: int = option(400, help="rows in the bundled Toucan fixture mirror")
     toucan_sample: int = option(200, help="Toucan rows to load from it (--sample)")
     train_seconds: float = option(360.0, help="time budget of the tiny model's training")
@@ -83,7 +87,8 @@ def run(cfg: DemoConfig) -> list[dict]:
 
     t = _step("1/5 generate: verified shutdown trajectories")
     shutdown = work / "shutdown_trajectories.jsonl"
-    stats = generate(GenerateConfig(n=cfg.shutdown_n, seed=cfg.seed, out=str(shutdown)))
+    stats = generate(GenerateConfig(n=cfg.shutdown_n, seed=cfg.seed, out=str(shutdown),
+                                    request_noise=cfg.request_noise))
     _done(t, f"{stats['written']} trajectories, {stats['categories']}")
 
     t = _step("2/5 load: the bundled Toucan sample (fixture mirror, exact schema)")

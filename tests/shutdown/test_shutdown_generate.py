@@ -108,6 +108,23 @@ def test_same_seed_same_bytes_other_seed_differs(tmp_path):
     assert digest(a) == digest(b) != digest(c)
 
 
+def test_request_noise_wraps_some_requests_and_changes_nothing_else(tmp_path):
+    _, _, plain = _write(tmp_path, n=140, seed=7)
+    _, stats, noisy = _write(tmp_path, n=140, seed=7, request_noise=0.5)
+    assert stats["request_noise"] == 0.5
+    changed = 0
+    for a, b in zip(plain, noisy, strict=True):
+        sa, sb = a["meta"]["scenario"], b["meta"]["scenario"]
+        assert {**sa, "request": ""} == {**sb, "request": ""}  # same fleet, intent, history
+        assert sb["request"] in {m["content"] for m in b["messages"] if m["role"] == "user"}
+        if sa["request"] != sb["request"]:
+            changed += 1
+            assert sa["request"].rstrip(".") in sb["request"] and check_record(b).ok
+    assert 40 < changed < 100  # about half of 140
+    with pytest.raises(ValueError, match="--request-noise 1.5"):
+        _write(tmp_path, n=5, request_noise=1.5)
+
+
 def test_users_own_fleet(tmp_path):
     names = {m.name for m in load_fleet(REPO_FLEET)}
     _, stats, recs = _write(tmp_path, n=80, seed=1, fleet=str(REPO_FLEET))

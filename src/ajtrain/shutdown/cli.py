@@ -28,6 +28,11 @@ class GenerateConfig:
     fleet: str | None = option(
         None, help="your own inventory (YAML/JSON): build the scenarios on it"
     )
+    request_noise: float = option(
+        0.0, help="share of opening requests (0-1) wrapped in 1-3 made-up words ('vobe fi: Shut "
+        "down web7'): for a model that knows no English, such as the tiny demo model, so that "
+        "words it has never seen do not derail it; 0 for data as users write it",
+    )  # fmt: skip
     out: str = option("data/shutdown_trajectories.jsonl", help="output JSONL file")
     load_dataset: str | None = option(
         None, help="the original guide's form: load an open dataset instead (same as `ajtrain load`)",
@@ -41,11 +46,14 @@ def generate(cfg: GenerateConfig, progress: bool = True) -> dict:
     from .generate import procedural_scenarios, scenario_to_record
 
     t0 = time.perf_counter()
+    if not 0.0 <= cfg.request_noise <= 1.0:
+        raise ValueError(f"--request-noise {cfg.request_noise}: expected a share from 0 to 1")
     if cfg.n is None and cfg.fleet is None:
         scenarios = canonical_scenarios()
     else:
         fleet = load_fleet(cfg.fleet) if cfg.fleet else None
-        scenarios = procedural_scenarios(cfg.n if cfg.n is not None else 20, cfg.seed, fleet=fleet)
+        scenarios = procedural_scenarios(cfg.n if cfg.n is not None else 20, cfg.seed,
+                                         fleet=fleet, request_noise=cfg.request_noise)  # fmt: skip
     total = cfg.n if cfg.n is not None else 20
     counts: Counter[str] = Counter()
     openings: set[str] = set()
@@ -64,6 +72,7 @@ def generate(cfg: GenerateConfig, progress: bool = True) -> dict:
         "distinct_opening_requests": len(openings),
         "seed": cfg.seed,
         "fleet": cfg.fleet,
+        "request_noise": cfg.request_noise,
         "checker": "every trajectory passed",
         "seconds": round(time.perf_counter() - t0, 2),
     }

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import random
 from collections import Counter
+from dataclasses import replace
 from collections.abc import Iterator
 
 from ..fleet import tool_schemas
 from ..records import Record, make_record
 from .checker import check_transcript
 from .episode import run_episode
+from .fleets import made_up_word
 from .policies import Expert
 from .scenario import Scenario
 
@@ -62,8 +64,28 @@ def scenario_to_record(scenario: Scenario, policy=None, user_pool: str = "train"
     )
 
 
-def procedural_scenarios(n: int, seed: int, pool: str = "train", fleet=None) -> Iterator[Scenario]:
-    """``n`` varied scenarios; with ``fleet`` (the user's inventory) they are built on it."""
+def noisy_request(rng: random.Random, request: str) -> str:
+    """``request`` with 1–3 made-up words before it, after it, or both ('vobe fi: Shut down web7')."""
+
+    def words() -> str:
+        return " ".join(made_up_word(rng) for _ in range(rng.randint(1, 3)))
+
+    where = rng.randrange(3)
+    if where == 0:
+        return f"{words().capitalize()}: {request}"
+    if where == 1:
+        return f"{request} {words()}."
+    return f"{words().capitalize()}, {request} {words()}."
+
+
+def procedural_scenarios(
+    n: int, seed: int, pool: str = "train", fleet=None, request_noise: float = 0.0
+) -> Iterator[Scenario]:
+    """``n`` varied scenarios; with ``fleet`` (the user's inventory) they are built on it.
+
+    ``request_noise``: the share of opening requests that get made-up words around them (see
+    ``GenerateConfig.request_noise``); drawn from a generator of its own, so 0 changes nothing.
+    """
     from .build import build
     from .custom import build_on_fleet
 
@@ -71,11 +93,15 @@ def procedural_scenarios(n: int, seed: int, pool: str = "train", fleet=None) -> 
     order = [c for c, k in counts.items() for _ in range(k)]
     rng = random.Random(seed)
     rng.shuffle(order)
+    noise_rng = random.Random(f"noise-{seed}")
     seq: Counter[str] = Counter()
     for category in order:
         seq[category] += 1
         sid = f"shutdown/{category}/{seed}-{seq[category]:05d}"
         if fleet is None:
-            yield build(category, rng, pool, sid)
+            scenario = build(category, rng, pool, sid)
         else:
-            yield build_on_fleet(category, rng, fleet, sid)
+            scenario = build_on_fleet(category, rng, fleet, sid)
+        if request_noise > 0 and noise_rng.random() < request_noise:
+            scenario = replace(scenario, request=noisy_request(noise_rng, scenario.request))
+        yield scenario
