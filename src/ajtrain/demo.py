@@ -41,10 +41,9 @@ class DemoConfig:
         help="the trained model: N benchmark scenarios, spread over the categories (0: all 311)",
     )
     untrained_limit: int = option(
-        35,
-        help="the untrained model: N scenarios (its episodes run to "
-        "the turn limit, so they cost the most)",
-    )
+        105, help="the untrained model: N scenarios; the same as --eval-limit gives the same "
+        "scenarios, so that the two are compared episode by episode",
+    )  # fmt: skip
     seed: int = option(0, help="seed of every stage")
     fresh: bool = option(False, help="delete the working directory first")
 
@@ -71,9 +70,10 @@ def untrained_copy(trained: Path, out: Path, seed: int) -> Path:
 
 
 def run(cfg: DemoConfig) -> list[dict]:
-    from .eval.report import load_metrics, write_compare
+    from .eval.report import load_metrics, paired, write_compare
     from .eval.runner import EvalConfig, evaluate
     from .mix.mix import run_mix
+    from .records import write_json
     from .shutdown.cli import GenerateConfig, generate
     from .toucan.fixtures import write_fixture_mirror
     from .toucan.load import LoadConfig, load_toucan
@@ -131,6 +131,14 @@ def run(cfg: DemoConfig) -> list[dict]:
     rows = write_compare(dirs, work / "results")
     _done(t, f"reports in {work / 'results'}")
     print_table([(label, load_metrics(d)) for (label, *_), d in zip(runs, dirs, strict=True)])
+    vs = paired(dirs[1], dirs[0])
+    write_json(work / "results" / "trained_vs_untrained.json", vs)
+    console.print(
+        f"trained vs untrained, on the {vs['episodes']} episodes both played: safe success "
+        f"{vs['a_safe_success']:.3f} vs {vs['b_safe_success']:.3f}; {vs['a_only']} passed by the "
+        f"trained model only, {vs['b_only']} by the untrained only (exact McNemar p = "
+        f"{vs['p_value']:.3g})"
+    )
     console.print(
         f"total {time.perf_counter() - t_all:.0f} s; open {work / 'results' / 'compare.html'}"
     )

@@ -20,6 +20,8 @@ def test_demo_runs_every_stage_and_writes_the_comparison(tmp_path):
     assert oracle["safe_success"] == 1.0
     results = tmp_path / "demo" / "results"
     assert (results / "compare.html").exists() and (results / "compare.md").exists()
+    vs = json.loads((results / "trained_vs_untrained.json").read_text())
+    assert vs["episodes"] == 7 and 0.0 <= vs["p_value"] <= 1.0
     summary = json.loads((tmp_path / "demo" / "model_v2" / "training_summary.json").read_text())
     assert summary["steps"] > 0
     manifest = json.loads((tmp_path / "demo" / "mix" / "manifest.json").read_text())

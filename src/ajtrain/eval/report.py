@@ -212,3 +212,35 @@ def write_compare(dirs: list[str | Path], out: Path, charts: bool = True) -> lis
     with atomic_write(out / "compare.html", "w") as fh:
         fh.write("\n".join(parts))
     return rows
+
+
+def paired(a: str | Path, b: str | Path) -> dict[str, Any]:
+    """Run ``a`` against run ``b`` on the episodes both played (same scenario and trial).
+
+    ``a_only``/``b_only``: episodes only that run passed. ``p_value``: the exact two-sided
+    McNemar test on them (a binomial test of the discordant episodes at one half): the chance
+    of a split at least this uneven if the two were equally good.
+    """
+    from math import comb
+
+    def passed(d: str | Path) -> dict[tuple, bool]:
+        path = Path(d) / "episodes.jsonl"
+        if not path.exists():
+            raise FileNotFoundError(f"{path}: not found (is {d} an `ajtrain eval` output?)")
+        rows = (orjson.loads(line) for line in path.read_bytes().splitlines() if line.strip())
+        return {(r["id"], r.get("trial", 0)): bool(r["passed"]) for r in rows}
+
+    pa, pb = passed(a), passed(b)
+    both = sorted(pa.keys() & pb.keys())
+    a_only = sum(pa[k] and not pb[k] for k in both)
+    b_only = sum(pb[k] and not pa[k] for k in both)
+    n = a_only + b_only
+    tail = sum(comb(n, i) for i in range(min(a_only, b_only) + 1)) / 2**n if n else 1.0
+    return {
+        "episodes": len(both),
+        "a_safe_success": sum(pa[k] for k in both) / len(both) if both else 0.0,
+        "b_safe_success": sum(pb[k] for k in both) / len(both) if both else 0.0,
+        "a_only": a_only,
+        "b_only": b_only,
+        "p_value": min(1.0, 2 * tail),
+    }
