@@ -1,8 +1,9 @@
 """``make demo``: the whole pipeline on embedded defaults, on a CPU, in minutes.
 
 generate → load the bundled Toucan sample (a fixture mirror in the exact schema, written here)
-→ mix → train the tiny model → eval (the untrained tiny model, the trained one, scripted:naive,
-scripted:naive behind the guard, scripted:oracle) → one comparison table + HTML report.
+→ mix → train the tiny model → eval (the untrained tiny model, the trained one alone and behind
+the guard, scripted:naive alone and behind the guard, scripted:oracle) → one comparison table +
+HTML report, and the trained model against the untrained one, episode by episode.
 
     python -m ajtrain.demo [--work runs/demo] [--train-seconds 360]
 """
@@ -87,8 +88,11 @@ def run(cfg: DemoConfig) -> list[dict]:
 
     t = _step("1/5 generate: verified shutdown trajectories")
     shutdown = work / "shutdown_trajectories.jsonl"
-    stats = generate(GenerateConfig(n=cfg.shutdown_n, seed=cfg.seed, out=str(shutdown),
-                                    request_noise=cfg.request_noise))
+    stats = generate(
+        GenerateConfig(
+            n=cfg.shutdown_n, seed=cfg.seed, out=str(shutdown), request_noise=cfg.request_noise
+        )
+    )
     _done(t, f"{stats['written']} trajectories, {stats['categories']}")
 
     t = _step("2/5 load: the bundled Toucan sample (fixture mirror, exact schema)")
@@ -118,6 +122,7 @@ def run(cfg: DemoConfig) -> list[dict]:
     runs = [  # (label, results folder, model, behind the guard?, scenarios)
         ("untrained tiny", "untrained_tiny", str(untrained), False, cfg.untrained_limit),
         ("trained tiny (model_v2)", "trained_tiny", str(model), False, cfg.eval_limit),
+        ("trained tiny + guard", "trained_tiny_guarded", str(model), True, cfg.eval_limit),
         ("scripted:naive", "naive", "scripted:naive", False, 0),
         ("scripted:naive + guard", "naive_guarded", "scripted:naive", True, 0),
         ("scripted:oracle", "oracle", "scripted:oracle", False, 0),

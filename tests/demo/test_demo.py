@@ -14,8 +14,9 @@ def test_demo_runs_every_stage_and_writes_the_comparison(tmp_path):
     cfg = DemoConfig(work=str(tmp_path / "demo"), train_seconds=4, eval_limit=7, untrained_limit=7)
     rows = run(cfg)
     labels = [r["model"] for r in rows]
-    assert len(rows) == 5 and labels[2] == labels[3] == "scripted:naive"
-    naive, guarded, oracle = rows[2], rows[3], rows[4]
+    assert len(rows) == 6 and labels[3] == labels[4] == "scripted:naive"
+    assert rows[2]["wrong_target_rate"] == 0  # the trained tiny model behind the guard
+    naive, guarded, oracle = rows[3], rows[4], rows[5]
     assert naive["wrong_target_rate"] > 0 and guarded["wrong_target_rate"] == 0
     assert oracle["safe_success"] == 1.0
     results = tmp_path / "demo" / "results"

@@ -265,7 +265,17 @@ def test_input_changed_between_passes_is_refused(tmp_path, small_inputs, write_r
 def test_an_assistant_weight_is_0_or_1(weight):
     from ajtrain.records import validate_record
 
-    record = {"id": "r", "source": "s", "category": "c", "tools": "[]", "messages": [
-        {"role": "user", "content": "hi"}, {"role": "assistant", "content": "x", "weight": weight}]}
-    with pytest.raises(RecordError, match=r"f.jsonl:3: field 'messages\[1\].weight': expected 0 or 1"):
+    record = {
+        "id": "r",
+        "source": "s",
+        "category": "c",
+        "tools": "[]",
+        "messages": [
+            {"role": "user", "content": "hi"},
+            {"role": "assistant", "content": "x", "weight": weight},
+        ],
+    }
+    with pytest.raises(
+        RecordError, match=r"f.jsonl:3: field 'messages\[1\].weight': expected 0 or 1"
+    ):
         validate_record(record, "f.jsonl:3")

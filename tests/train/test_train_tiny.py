@@ -167,9 +167,16 @@ def test_assistant_turns_of_weight_zero_are_context(base_tokenizer):
         trained = [i for i, x in enumerate(full["labels"]) if x != IGNORE]
         kept = [i for i, x in enumerate(ctx["labels"]) if x != IGNORE]
         assert set(kept) < set(trained)
-        text = base_tokenizer.decode([full["input_ids"][i] for i in sorted(set(trained) - set(kept))])
+        text = base_tokenizer.decode(
+            [full["input_ids"][i] for i in sorted(set(trained) - set(kept))]
+        )
         assert "Done: web-01 is now stopped." in text and "Sorry" not in text
-    only_context = make_record("t/c", "shutdown", "x", [], [
-        {"role": "user", "content": "Hi."}, {"role": "assistant", "content": "Hi.", "weight": 0}])
+    only_context = make_record(
+        "t/c",
+        "shutdown",
+        "x",
+        [],
+        [{"role": "user", "content": "Hi."}, {"role": "assistant", "content": "Hi.", "weight": 0}],
+    )
     _, stats = tokenize([("c", only_context)], base_tokenizer, 10_000)
     assert stats.kept == 0 and stats.skipped["no assistant turn"] == 1

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from dataclasses import replace
 from collections.abc import Iterator
+from dataclasses import replace
 
 from ..fleet import tool_schemas
 from ..records import Record, make_record
