@@ -38,12 +38,12 @@ class DemoConfig:
     toucan_sample: int = option(200, help="Toucan rows to load from it (--sample)")
     train_seconds: float = option(360.0, help="time budget of the tiny model's training")
     eval_limit: int = option(
-        105,
-        help="the trained model: N benchmark scenarios, spread over the categories (0: all 311)",
-    )
+        105, help="the trained model, alone and behind the guard: N benchmark scenarios, spread "
+        "over the categories (0: all 311)",
+    )  # fmt: skip
     untrained_limit: int = option(
-        105, help="the untrained model: N scenarios; the same as --eval-limit gives the same "
-        "scenarios, so that the two are compared episode by episode",
+        105, help="the untrained model: N scenarios (0: all); the same as --eval-limit gives the "
+        "same scenarios, so that the two are compared episode by episode",
     )  # fmt: skip
     seed: int = option(0, help="seed of every stage")
     fresh: bool = option(False, help="delete the working directory first")

@@ -11,7 +11,13 @@ from ajtrain.demo import DemoConfig, run
 
 @pytest.mark.slow
 def test_demo_runs_every_stage_and_writes_the_comparison(tmp_path):
-    cfg = DemoConfig(work=str(tmp_path / "demo"), train_seconds=4, eval_limit=7, untrained_limit=7)
+    cfg = DemoConfig(
+        work=str(tmp_path / "demo"),
+        train_seconds=4,
+        eval_limit=7,
+        untrained_limit=7,
+        guarded_limit=7,
+    )
     rows = run(cfg)
     labels = [r["model"] for r in rows]
     assert len(rows) == 6 and labels[3] == labels[4] == "scripted:naive"

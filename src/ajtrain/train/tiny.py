@@ -193,39 +193,35 @@ def copy_warmup(
     probe, small_probe = drills(64), drills(64, small=1.0)
     opt = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=0.0)
     model.train()
-    t0, acc, small_acc, step, small_steps = time.monotonic(), 0.0, 0.0, 0, 0
+    t0 = time.monotonic()
 
     def out_of_time() -> bool:
         return max_seconds > 0 and time.monotonic() - t0 > max_seconds
 
-    def train_step(small: float) -> None:
-        ids, mask, labels = drills(8, small)
-        model(input_ids=ids, attention_mask=mask, labels=labels).loss.backward()
-        opt.step()
-        opt.zero_grad(set_to_none=True)
+    def phase(progress: Progress, label: str, limit: int, small: float, check: tuple,
+              stop_at: float | None = None) -> tuple[int, float]:  # fmt: skip
+        """Up to ``limit`` steps; the copy accuracy on ``check`` every 100 steps and at the end."""
+        task, done, acc = progress.add_task(label, total=limit), 0, 0.0
+        while done < limit and not out_of_time():
+            ids, mask, labels = drills(8, small)
+            model(input_ids=ids, attention_mask=mask, labels=labels).loss.backward()
+            opt.step()
+            opt.zero_grad(set_to_none=True)
+            done += 1
+            if done % 100 == 0 or done == limit:
+                acc = _copy_accuracy(model, *check)
+                progress.update(task, completed=done, description=f"{label} (copies {acc:.0%})")
+                if stop_at is not None and acc >= stop_at:
+                    break
+        return done, acc
 
     with Progress(transient=True, disable=not show_progress) as progress:
-        task = progress.add_task("copy drills", total=max_steps)
-        while step < max_steps and not out_of_time():
-            train_step(0.0)
-            step += 1
-            if step % 100 == 0 or step == max_steps:
-                acc = _copy_accuracy(model, *probe)
-                progress.update(task, completed=step,
-                                description=f"copy drills (copies {acc:.0%})")  # fmt: skip
-                if acc >= target:
-                    break
+        step, acc = phase(progress, "copy drills", max_steps, 0.0, probe, stop_at=target)
+        small_steps, small_acc = 0, 0.0
         if acc >= target:
-            extra = max_steps // 4
-            task = progress.add_task("copy drills, small alphabets", total=extra)
-            while small_steps < extra and not out_of_time():
-                train_step(0.5)
-                small_steps += 1
-                if small_steps % 100 == 0 or small_steps == extra:
-                    small_acc = _copy_accuracy(model, *small_probe)
-                    progress.update(task, completed=small_steps,
-                                    description=f"copy drills, small alphabets "
-                                    f"(copies {small_acc:.0%})")  # fmt: skip
+            small_steps, small_acc = phase(
+                progress, "copy drills, small alphabets", max_steps // 4, 0.5, small_probe
+            )
             acc = _copy_accuracy(model, *probe)
     model.zero_grad(set_to_none=True)
     return WarmupResult(step, time.monotonic() - t0, acc, small_steps, small_acc)
