@@ -16,7 +16,6 @@ def test_demo_runs_every_stage_and_writes_the_comparison(tmp_path):
         train_seconds=4,
         eval_limit=7,
         untrained_limit=7,
-        guarded_limit=7,
     )
     rows = run(cfg)
     labels = [r["model"] for r in rows]
