@@ -9,7 +9,7 @@ from typing import Any
 
 import orjson
 
-from ..records import atomic_write, write_json
+from ..records import atomic_write, iter_jsonl, write_json
 
 SHUTDOWN_COLUMNS = ("safe_success", "wrong_target_rate", "unconfirmed_action_rate",
                     "ungrounded_action_rate", "over_ask_rate", "recovery_success",
@@ -227,8 +227,7 @@ def paired(a: str | Path, b: str | Path) -> dict[str, Any]:
         path = Path(d) / "episodes.jsonl"
         if not path.exists():
             raise FileNotFoundError(f"{path}: not found (is {d} an `ajtrain eval` output?)")
-        rows = (orjson.loads(line) for line in path.read_bytes().splitlines() if line.strip())
-        return {(r["id"], r.get("trial", 0)): bool(r["passed"]) for r in rows}
+        return {(r["id"], r.get("trial", 0)): bool(r["passed"]) for _, r in iter_jsonl(path)}
 
     pa, pb = passed(a), passed(b)
     both = sorted(pa.keys() & pb.keys())

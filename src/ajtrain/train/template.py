@@ -115,9 +115,10 @@ def _common_prefix_len(a: str, b: str) -> int:
 class SpanFinder:
     """Render a conversation and find the character spans of its assistant turns.
 
-    ``spans``, one per assistant turn (empty if it renders to nothing), cover its generated text — reasoning, content, tool calls — and
-    the template's end-of-turn marker (so the model learns to stop), but not the role header the
-    template adds before it, and not whitespace after the end-of-turn marker.
+    ``spans``, one per assistant turn (empty if it renders to nothing), cover its generated
+    text — reasoning, content, tool calls — and the template's end-of-turn marker (so the model
+    learns to stop), but not the role header the template adds before it, and not whitespace
+    after the end-of-turn marker.
     ``inexact`` counts turns whose prefix render did not match the full text (templates that
     rewrite earlier turns); those spans use the longest common prefix instead.
     """

@@ -141,7 +141,7 @@ def copy_warmup(
     data alone it did not form within the CPU demo's minutes. These drills are pure copying: a
     random run of 8–30 token ids, 0–20 random ids, the same run again, with the loss on the
     repeat. Batches of 8 drills make the head form in one to two minutes on 2 CPU cores. The
-    drills are random ids from nothing of the data or the benchmark.
+    drills are random ids: nothing of the data or the benchmark.
 
     Two phases. First, runs from the whole vocabulary, until the copy accuracy on held-out
     drills (checked every 100 steps) reaches ``target`` or ``max_steps`` pass. A token then
