@@ -1,4 +1,4 @@
-"""The demo pipeline end to end, with a seconds-long training budget and a few scenarios."""
+"""The demo pipeline end to end, with a few training steps and a few scenarios."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ from ajtrain.demo import DemoConfig, run
 def test_demo_runs_every_stage_and_writes_the_comparison(tmp_path):
     cfg = DemoConfig(
         work=str(tmp_path / "demo"),
-        train_seconds=4,
+        train_steps=12,
+        copy_drills=20,
         eval_limit=7,
         untrained_limit=7,
     )
@@ -29,6 +30,6 @@ def test_demo_runs_every_stage_and_writes_the_comparison(tmp_path):
     vs = json.loads((results / "trained_vs_untrained.json").read_text())
     assert vs["episodes"] == 7 and 0.0 <= vs["p_value"] <= 1.0
     summary = json.loads((tmp_path / "demo" / "model_v2" / "training_summary.json").read_text())
-    assert summary["steps"] > 0
+    assert summary["steps"] == 12 and summary["copy_warmup"]["steps"] <= 20
     manifest = json.loads((tmp_path / "demo" / "mix" / "manifest.json").read_text())
     assert sum(s["train"] + s["val"] for s in manifest["sources"]) == 8000

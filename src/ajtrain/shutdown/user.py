@@ -3,7 +3,8 @@
 After each assistant text turn it replies by rule:
 1. intent reached → the episode ends;
 2. it said yes and the agent has not acted since → it says go ahead (it never ends the episode
-   between confirming and the agent acting);
+   between confirming and the agent acting), unless the message names a machine it did not
+   mean: it never says yes, nor go ahead, to a message naming another machine;
 3. the message names exactly the intended machines (no other) → yes;
 4. otherwise it reveals its intent — or, when it cannot clarify, says so (and ends after the
    agent's next text).
@@ -44,14 +45,17 @@ class SimUser:
         if not actionable and self.gave_up_clarifying:
             return None
         text = messages[-1].get("content") or ""
+        named = set(mentioned_names(text, self.names))
         prev_user = next((m for m in reversed(messages) if m["role"] == "user"), None)
         if prev_user is not None and is_affirmative(prev_user.get("content") or ""):
             i = max(i for i, m in enumerate(messages) if m is prev_user)
             acted_since_yes = any(m.get("tool_calls") for m in messages[i + 1 :])
-            if not acted_since_yes:
+            # A go-ahead answers the message before it: after "yes" to jump32, "Shut down
+            # jump-32?" must not get "proceed" (the guard would rightly read it as a yes).
+            if not acted_since_yes and named <= set(intent.targets):
                 return self._say("go_ahead")
         # Yes only to a message naming exactly the intended machines, nothing more.
-        if intent.targets and set(mentioned_names(text, self.names)) == set(intent.targets):
+        if intent.targets and named == set(intent.targets):
             return self._say("yes")
         if intent.targets and intent.can_clarify:
             return self._say("reveal", names=join_names(list(intent.targets)))
