@@ -38,7 +38,7 @@ class DemoConfig:
     toucan_sample: int = option(200, help="Toucan rows to load from it (--sample)")
     train_steps: int = option(
         3000, help="optimizer steps on the data, after the copy drills: a fixed count, so a "
-        "seed gives the same model on any machine (about 4.5 minutes on 2 CPU cores)",
+        "seed gives the same model run after run (about 4.5 minutes on 2 CPU cores)",
     )  # fmt: skip
     copy_drills: int = option(
         4000, help="at most N steps of copy drills (train --tiny-copy-warmup)"
@@ -90,6 +90,8 @@ def run(cfg: DemoConfig) -> list[dict]:
     from .toucan.load import LoadConfig, load_toucan
     from .train import TrainConfig, train
 
+    if cfg.train_steps <= 0 and cfg.train_seconds <= 0:
+        raise ValueError("demo: --train-steps or --train-seconds must be > 0")
     work = Path(cfg.work)
     if cfg.fresh:
         shutil.rmtree(work, ignore_errors=True)

@@ -33,3 +33,9 @@ def test_demo_runs_every_stage_and_writes_the_comparison(tmp_path):
     assert summary["steps"] == 12 and summary["copy_warmup"]["steps"] <= 20
     manifest = json.loads((tmp_path / "demo" / "mix" / "manifest.json").read_text())
     assert sum(s["train"] + s["val"] for s in manifest["sources"]) == 8000
+
+
+def test_demo_needs_a_length_of_training(tmp_path):
+    with pytest.raises(ValueError, match="--train-steps or --train-seconds"):
+        run(DemoConfig(work=str(tmp_path / "demo"), train_steps=0))
+    assert not (tmp_path / "demo").exists()  # refused before anything was written

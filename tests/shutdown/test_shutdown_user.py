@@ -22,7 +22,7 @@ def _talk(user: SimUser, *assistant_lines: str) -> list[str]:
 
 
 def test_yes_then_go_ahead_for_the_machine_it_means():
-    sc = incident()  # "Shutdown domain02"; the fleet also has ians-r16 and near misses
+    sc = incident()  # "Shutdown domain02"; the fleet also has ians-r16 and prod-api-01
     replies = _talk(SimUser(sc), "Shut down domain02? Please confirm.", "Shutting it down now.")
     assert all(is_affirmative(r) for r in replies)
 
