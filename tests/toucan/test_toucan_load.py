@@ -11,12 +11,13 @@ import pytest
 
 from ajtrain.records import read_records
 from ajtrain.toucan.cli import add_load_arguments, register
-from ajtrain.toucan.fixtures import iter_fixture_rows
+from ajtrain.toucan.fixtures import iter_fixture_rows, write_fixture_mirror
 from ajtrain.toucan.load import LoadConfig, load_toucan
 from ajtrain.toucan.sample import SelectionSampler, parse_sample
 
 
 def load(tmp_path, **kw):
+    kw.setdefault("sample", "all")
     kw.setdefault("output", str(tmp_path / "out" / "toucan_Kimi-K2_trajectories.jsonl"))
     return load_toucan(LoadConfig(progress=False, **kw))
 
@@ -147,29 +148,73 @@ def test_sft_config_and_mirror_root_detection(tmp_path):
         )
 
 
-def test_hub_source_streams_through_datasets(monkeypatch, tmp_path):
-    import datasets
+@pytest.fixture
+def local_hub(monkeypatch, tmp_path):
+    """``huggingface_hub.HfFileSystem`` replaced by local disk laid out like the hub's repo, so
+    the hub code path (glob, footers, range reads) runs offline; yields the paths it opened."""
+    import huggingface_hub
+    from fsspec.implementations.dirfs import DirFileSystem
+    from fsspec.implementations.local import LocalFileSystem
 
-    calls = []
+    root = tmp_path / "hub"
+    repo = root / "datasets" / "Agent-Ark" / "Toucan-1.5M"
+    write_fixture_mirror(repo, "OSS", rows=600, seed=5, shards=3, rows_per_group=100)
+    opened = []
 
-    def fake_load_dataset(repo, name, split, streaming, **kw):
-        calls.append((repo, name, split, streaming, kw.get("columns")))
-        return iter(list(iter_fixture_rows(name, 30, seed=5)))
+    class LocalHub(DirFileSystem):
+        def __init__(self):
+            super().__init__(path=str(root), fs=LocalFileSystem())
 
-    monkeypatch.setattr(datasets, "load_dataset", fake_load_dataset)
-    cfg = LoadConfig(config="OSS", sample="10", progress=False, output=str(tmp_path / "hub.jsonl"))
-    # The published row count (457,130) is far more than this fake stream: the sample comes out
-    # short, and the summary says so.
+        def open(self, path, *args, **kwargs):
+            opened.append(path)
+            return super().open(path, *args, **kwargs)
+
+    monkeypatch.setattr(huggingface_hub, "HfFileSystem", LocalHub)
+    return opened
+
+
+def test_hub_source_reads_only_the_sampled_row_groups(local_hub, tmp_path):
+    cfg = LoadConfig(config="OSS", sample="40", progress=False, output=str(tmp_path / "hub.jsonl"))
     s = load_toucan(cfg)
     assert s.source == "hf://Agent-Ark/Toucan-1.5M (OSS)"
-    assert calls[0][:4] == ("Agent-Ark/Toucan-1.5M", "OSS", "train", True)
-    assert "metadata" not in calls[0][4]  # only the columns the converter reads are fetched
-    assert s.read < 10 and "short" in s.warnings[0]
-    # With a filter, the population is counted on a cheap pass (uuid, subset_name only).
-    calls.clear()
-    s = load_toucan(LoadConfig(**{**vars(cfg), "subset": ["single-turn-original", "multi-turn"]}))
-    assert calls[0][4] == ["uuid", "subset_name"]
-    assert s.read == 10 and s.kept + s.rejected == 10 and not s.warnings
+    assert local_hub[0].startswith("datasets/Agent-Ark/Toucan-1.5M/OSS/train-")
+    assert s.row_groups == "1 of 6" and s.scanned <= 100
+    assert s.read == 40 and s.kept + s.rejected == 40 and not s.warnings
+    full = load_toucan(LoadConfig(**{**vars(cfg), "sample": "all"}))
+    assert full.read == 600 and s.bytes_read < full.bytes_read / 4
+    # A filter counts the population on the chosen groups' cheap columns only.
+    s = load_toucan(LoadConfig(**{**vars(cfg), "subset": ["multi-turn"]}))
+    assert s.read == 40 and s.bytes_read < full.bytes_read / 2
+
+
+def test_unreachable_hub_is_a_clear_error(monkeypatch, tmp_path):
+    import huggingface_hub.constants
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    with pytest.raises(ValueError, match="--source DIR"):
+        load_toucan(LoadConfig(progress=False, output=str(tmp_path / "x.jsonl")))
+    assert not (tmp_path / "x.jsonl").exists()  # nothing partial is left behind
+
+
+def test_sample_reads_a_small_share_of_a_mirror_and_is_reproducible(tmp_path):
+    mirror = write_fixture_mirror(tmp_path / "m", "Kimi-K2", rows=2000, seed=3, shards=4,
+                                  rows_per_group=100)  # fmt: skip
+    on_disk = sum(f.stat().st_size for f in mirror.glob("*.parquet"))
+    full = load(tmp_path, source=str(mirror), output=str(tmp_path / "all.jsonl"))
+    assert full.read == 2000 and full.bytes_read >= 0.6 * on_disk  # all columns but metadata
+    runs = [load(tmp_path, source=str(mirror), sample="50", sample_seed=seed,
+                 output=str(tmp_path / f"s{k}.jsonl"))
+            for k, seed in enumerate((1, 1, 2))]  # fmt: skip
+    a, b, c = ([r["id"] for r in read_records(s.output)] for s in runs)
+    assert a == b and a != c  # seeded, reproducible
+    for s in runs:
+        assert s.read == 50 and s.row_groups == "1 of 20"
+        assert s.bytes_read < full.bytes_read / 10  # 1 group of 20, plus footers
+    # A sample larger than a group spans several; 'all' of them when N reaches the population.
+    big = load(tmp_path, source=str(mirror), sample="250", output=str(tmp_path / "big.jsonl"))
+    assert big.read == 250 and big.row_groups == "3 of 20"
+    every = load(tmp_path, source=str(mirror), sample="5000", output=str(tmp_path / "e.jsonl"))
+    assert every.read == 2000 and every.row_groups == "20 of 20"
 
 
 def test_cli_load_and_generate_style_flags(kimi_mirror, tmp_path, capsys):
@@ -202,18 +247,6 @@ def test_cli_load_and_generate_style_flags(kimi_mirror, tmp_path, capsys):
     add_load_arguments(gen.add_argument_group("toucan"))
     ns = gen.parse_args(["--load-dataset", "toucan", "--sample", "100", "--seed", "3"])
     assert ns.sample == "100" and ns.sample_seed == 0 and ns.seed == "3"
-
-
-def test_unreachable_hub_is_a_clear_error(monkeypatch, tmp_path):
-    import datasets
-
-    def offline(*args, **kwargs):
-        raise ConnectionError("Couldn't reach 'Agent-Ark/Toucan-1.5M' on the Hub")
-
-    monkeypatch.setattr(datasets, "load_dataset", offline)
-    with pytest.raises(ValueError, match="--source DIR"):
-        load_toucan(LoadConfig(progress=False, output=str(tmp_path / "x.jsonl")))
-    assert not (tmp_path / "x.jsonl").exists()  # nothing partial is left behind
 
 
 def test_fast_score_extraction_matches_a_full_parse():

@@ -28,9 +28,10 @@ def register(subparsers) -> None:
         "load",
         help="load Toucan-1.5M (HF hub or a local mirror) into records",
         description=(
-            "Stream Toucan-1.5M from the HF hub (or read a local mirror of its parquet/JSONL "
-            "shards), filter it on subset and judge scores, draw a seeded uniform sample, and "
-            "convert each row into a record. Writes data/toucan_<config>_trajectories.jsonl, "
+            "Read Toucan-1.5M from the HF hub (or a local mirror of its parquet/JSONL shards), "
+            "filter it on subset and judge scores, draw a seeded sample (default 1000 rows; "
+            "parquet is sampled by row group, so only those are read), and convert each row "
+            "into a record. Writes data/toucan_<config>_trajectories.jsonl, "
             "rejected rows with their reason in *_rejects.jsonl, and a *_summary.json."
         ),
         epilog="example: ajtrain load toucan --source mirror/Kimi-K2 --sample 5000 --min-question-score 4",
@@ -44,6 +45,9 @@ def print_summary(s: LoadSummary, console: Console | None = None) -> None:
     """Print the accounting: read = kept + rejected, with the count per reject reason."""
     console = console or Console()
     table = Table(title=f"toucan {s.config}: {s.source}", show_header=False, box=None)
+    if s.row_groups:
+        table.add_row("row groups read", s.row_groups)
+    table.add_row("bytes read", f"{s.bytes_read / 1e6:,.1f} MB")
     table.add_row("scanned", f"{s.scanned:,}")
     if s.skipped_subset:
         table.add_row("other subsets", f"{s.skipped_subset:,}")

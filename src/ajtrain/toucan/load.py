@@ -31,9 +31,19 @@ from ..config import option
 from ..records import atomic_write, write_json
 from .convert import SOURCE, Reject, convert_row
 from .filters import Thresholds, check, scores
-from .sample import SelectionSampler, parse_sample
-from .source import CONFIGS, HUB_REPO, SFT_COLUMNS, TEACHER_COLUMNS, Hub, Mirror, open_source
+from .sample import SelectionSampler, choose_row_groups, parse_sample
+from .source import (
+    CONFIGS,
+    HUB_REPO,
+    SFT_COLUMNS,
+    TEACHER_COLUMNS,
+    JsonlFiles,
+    RowGroup,
+    Shards,
+    open_source,
+)
 
+DEFAULT_SAMPLE = "1000"
 SUBSETS = ("single-turn-original", "single-turn-diversify", "irrelevant", "multi-turn")
 ASSESSMENTS = ("question_quality_assessment", "response_quality_assessment")
 
@@ -58,9 +68,10 @@ class LoadConfig:
         HUB_REPO, help="HF dataset to stream when no --source is given", metavar="REPO"
     )
     sample: str = option(
-        "all",
-        help="how many rows to draw, uniformly at random and seeded (the guide uses 100, 5000, "
-        "50000, 500000), or 'all'",
+        DEFAULT_SAMPLE,
+        help=f"how many rows to draw, seeded (the guide uses 100, 5000, 50000, 500000), or 'all' "
+        f"(~20 GB of output). Default: {DEFAULT_SAMPLE}, a small development sample. Parquet "
+        "sources are sampled by row group, reading O(N) bytes: see docs/OPEN_DATASETS.md",
         metavar="N|all",
     )
     sample_seed: int = option(0, help="seed of the --sample draw", metavar="S")
@@ -119,6 +130,8 @@ class LoadSummary:
     sample: int | None
     sample_seed: int
     subsets: list[str]
+    row_groups: str = ""
+    bytes_read: int = 0
     scanned: int = 0
     skipped_subset: int = 0
     not_sampled: int = 0
@@ -161,15 +174,11 @@ def _eligible(row: dict, subsets: set[str] | None, t: Thresholds) -> bool:
 
 
 def count_eligible(
-    src: Mirror | Hub, subsets: set[str] | None, t: Thresholds, show_progress: bool = False
+    src: JsonlFiles, subsets: set[str] | None, t: Thresholds, show_progress: bool = False
 ) -> int:
-    """The sampling population: rows passing the subset and quality filters (cheap columns)."""
-    if not subsets and not t.active:
-        known = src.num_rows()
-        if known is not None:
-            return known
+    """The sampling population of a JSONL mirror: rows passing the filters (cheap columns)."""
     cols = _columns(src.config, ("uuid", "subset_name", *(ASSESSMENTS if t.active else ())))
-    progress, task = _progress(show_progress, src.num_rows(), f"counting {src.config} rows")
+    progress, task = _progress(show_progress, None, f"counting {src.config} rows")
     count = 0
     with progress:
         for i, row in enumerate(src.rows(cols), 1):
@@ -177,6 +186,25 @@ def count_eligible(
             if i % 1024 == 0:
                 progress.update(task, completed=i)
     return count
+
+
+def plan_sample(
+    src: Shards, n: int, seed: int, subsets: set[str] | None, t: Thresholds
+) -> tuple[list[RowGroup], int]:
+    """The row groups a sample of ``n`` reads, and their eligible rows (the population).
+
+    Without filters a group's rows all count (footers only); with filters, the cheap columns of
+    each group looked at are read to count the rows that pass.
+    """
+    filtered = bool(subsets) or t.active
+    cols = _columns(src.config, ("uuid", "subset_name", *(ASSESSMENTS if t.active else ())))
+
+    def eligible(group: RowGroup) -> int:
+        if not filtered:
+            return group.rows
+        return sum(_eligible(row, subsets, t) for row in src.rows(cols, [group]))
+
+    return choose_row_groups(src.row_groups(), n, seed, eligible)
 
 
 def _progress(enabled: bool, total: int | None, label: str):
@@ -286,17 +314,23 @@ def load_toucan(cfg: LoadConfig) -> LoadSummary:
     summary = LoadSummary(config, where, str(out), str(rejects), str(summary_path), n,
                           cfg.sample_seed, sorted(subsets or ()))  # fmt: skip
     start = time.perf_counter()
-    sampler = None
-    if n is not None:
-        population = count_eligible(src, subsets, t, cfg.progress)
+    sampler, groups = None, None
+    if n is not None and isinstance(src, Shards):
+        groups, population = plan_sample(src, n, cfg.sample_seed, subsets, t)
+        summary.row_groups = f"{len(groups):,} of {len(src.row_groups()):,}"
         sampler = SelectionSampler(population, n, cfg.sample_seed)
+    elif n is not None:
+        sampler = SelectionSampler(
+            count_eligible(src, subsets, t, cfg.progress), n, cfg.sample_seed
+        )
     total = sampler.remaining if sampler else (src.num_rows() if not subsets else None)
     columns = _columns(config, (*TEACHER_COLUMNS[:-1], "tools"))  # metadata is never needed
+    rows = src.rows(columns, groups) if groups is not None else src.rows(columns)
     progress, task = _progress(cfg.progress, total, f"toucan {config}")
     with atomic_write(out) as fo, atomic_write(rejects) as fr, progress, _gc_paused():
         records, rejected = _Writer(fo), _Writer(fr)
         run = _Run(cfg, summary, t, rejected)
-        for row in src.rows(columns):
+        for row in rows:
             summary.scanned += 1
             if summary.scanned % 256 == 0:
                 progress.update(task, completed=summary.scanned - summary.skipped_subset)
@@ -329,6 +363,7 @@ def load_toucan(cfg: LoadConfig) -> LoadSummary:
             f"the source ended {sampler.remaining:,} rows short of the population the sample "
             f"was drawn for: {sampler.needed:,} rows of the sample are missing"
         )
+    summary.bytes_read = src.bytes_read
     summary.rejected = sum(run.reasons.values())
     summary.reasons = dict(sorted(run.reasons.items()))
     summary.seconds = round(time.perf_counter() - start, 3)

@@ -1,16 +1,22 @@
-"""Where Toucan rows come from: the HF hub (streamed) or a local mirror, as raw row dicts.
+"""Where Toucan rows come from: the HF hub or a local mirror, as raw row dicts.
 
 Both yield the same thing, ``{column: string}`` dicts with the released column names, so
-filtering, sampling and conversion are one code path. A local mirror is a folder of parquet
-shards (``<Config>/train-000NN-of-000MM.parquet``, as on the hub) or JSONL files (one row object
-per line); it is read one record batch at a time, never as a whole table, so memory stays flat.
+filtering, sampling and conversion are one code path. Parquet shards (``<Config>/train-000NN-of-
+000MM.parquet``, on the hub or in a local mirror) are one class, :class:`Shards`, over a
+filesystem: the local disk, or the hub through ``huggingface_hub.HfFileSystem`` (HTTP range
+reads), so a sample reads only the row groups it draws from (:mod:`ajtrain.toucan.sample`). A
+local mirror may also be JSONL files (one row object per line), which are read whole. Either way
+rows are read one record batch at a time, never as a whole table, so memory stays flat.
 """
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -29,8 +35,6 @@ TEACHER_COLUMNS = (
     "metadata",
 )
 SFT_COLUMNS = ("uuid", "subset_name", "question", "target_tools", "tools", "messages")
-# Rows per config in the released dataset (HF card), for progress totals when streaming.
-HUB_ROWS = {"Kimi-K2": 518_516, "OSS": 457_130, "Qwen3": 551_613, "SFT": 119_287}
 BATCH_ROWS = 256
 # Columns only ever parsed as JSON (or passed through): read from parquet as UTF-8 bytes.
 JSON_COLUMNS = frozenset(
@@ -59,71 +63,103 @@ def _data_files(folder: Path) -> list[Path]:
     return [f for f in files if f.is_file()]
 
 
+@dataclass(frozen=True)
+class RowGroup:
+    """One parquet row group: the unit a sample reads (its row count is in the file's footer)."""
+
+    file: str
+    index: int
+    rows: int
+
+
+class _Counted:
+    """A file that adds every byte handed to its reader (pyarrow) to ``shards.bytes_read``."""
+
+    def __init__(self, fh, shards: Shards) -> None:
+        self._fh, self._shards = fh, shards
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._fh.read(size)
+        self._shards.bytes_read += len(data)
+        return data
+
+    def __getattr__(self, name: str):  # seek, tell, closed, close, ... of the real file
+        return getattr(self._fh, name)
+
+
 @dataclass
-class Mirror:
-    """A local copy of one config: its shard files, in order."""
+class Shards:
+    """One config's parquet shards on a filesystem: the local disk (``fs=None``) or any fsspec
+    filesystem, e.g. the HF hub's. ``bytes_read`` counts the bytes read from them, footers
+    included."""
 
     config: str
-    files: list[Path]
+    files: list[str]
+    fs: Any = None
+    bytes_read: int = 0
+    _footers: dict[str, Any] = field(default_factory=dict, repr=False)
+    _groups: list[RowGroup] | None = field(default=None, repr=False)
 
-    @classmethod
-    def open(cls, path: str | Path, config: str | None = None) -> Mirror:
-        """Find a config's shards under ``path``: a config folder, a mirror root, or one file.
-
-        The config is ``config`` if given, else the folder's name, else the only config folder
-        under a mirror root.
-        """
-        path = Path(path)
-        if not path.exists():
-            raise FileNotFoundError(f"{path}: no such Toucan mirror")
-        if path.is_file():
-            return cls(config or config_from_name(path.parent.name) or DEFAULT_CONFIG, [path])
-        subdirs = {c: path / c for c in CONFIGS if (path / c).is_dir()}
-        if config is None and not _data_files(path) and len(subdirs) == 1:
-            config = next(iter(subdirs))
-        config = config or config_from_name(path.name)
-        if config is None:
-            found = ", ".join(subdirs) or "none"
-            raise ValueError(
-                f"{path}: cannot tell the config (folders found: {found}); pass --config"
-            )
-        folder = subdirs.get(config, path)
-        files = _data_files(folder)
-        if not files:
-            raise FileNotFoundError(f"{folder}: no *.parquet or *.jsonl shards for config {config}")
-        return cls(config, files)
-
-    def num_rows(self) -> int | None:
-        """Rows in the mirror from parquet footers (free); ``None`` for JSONL."""
-        if self.files[0].suffix != ".parquet":
-            return None
+    @contextlib.contextmanager
+    def _open(self, path: str) -> Iterator[Any]:
+        """The shard as a ``pyarrow.parquet.ParquetFile`` (its footer read once per load)."""
         import pyarrow.parquet as pq
 
-        return sum(pq.ParquetFile(f).metadata.num_rows for f in self.files)
+        try:
+            with open(path, "rb") if self.fs is None else self.fs.open(path, "rb") as fh:
+                pf = pq.ParquetFile(_Counted(fh, self), metadata=self._footers.get(path))
+                self._footers[path] = pf.metadata
+                yield pf
+        except _network_errors() as e:
+            if self.fs is None:
+                raise
+            raise ValueError(  # offline, proxy, hub outage mid-stream
+                f"cannot read {path} from the HF hub: {e}. "
+                "For a local copy of its parquet shards, pass --source DIR"
+            ) from e
 
-    def rows(self, columns: Sequence[str] | None = None) -> Iterator[dict]:
-        """Yield row dicts (only ``columns`` that the shards have, when given).
+    def row_groups(self) -> list[RowGroup]:
+        """Every row group of every shard, in stream order (reads only the footers, once)."""
+        if self._groups is None:
+            self._groups = []
+            for f in self.files:
+                with self._open(f) as pf:
+                    meta = pf.metadata
+                n = meta.num_row_groups
+                self._groups += [RowGroup(f, i, meta.row_group(i).num_rows) for i in range(n)]
+        return self._groups
 
-        From parquet, the JSON columns (:data:`JSON_COLUMNS`) are UTF-8 ``bytes``; the others,
-        and everything from JSONL, are ``str``.
+    def num_rows(self) -> int:
+        return sum(g.rows for g in self.row_groups())
+
+    def rows(
+        self, columns: Sequence[str] | None = None, groups: Sequence[RowGroup] | None = None
+    ) -> Iterator[dict]:
+        """Yield row dicts of ``groups`` (default: all, in order), only ``columns`` when given.
+
+        The JSON columns (:data:`JSON_COLUMNS`) come out as UTF-8 ``bytes``, the others as ``str``.
         """
-        for f in self.files:
-            if f.suffix == ".parquet":
-                yield from _parquet_rows(f, columns)
-            else:
-                yield from _jsonl_rows(f, columns)
+        if groups is None:
+            groups = self.row_groups()
+        by_file: dict[str, list[int]] = {}
+        for g in groups:
+            by_file.setdefault(g.file, []).append(g.index)
+        for f, indices in by_file.items():
+            with self._open(f) as pf:
+                yield from _parquet_rows(pf, columns, indices)
 
 
-def _parquet_rows(path: Path, columns: Sequence[str] | None) -> Iterator[dict]:
+def _parquet_rows(pf, columns: Sequence[str] | None, row_groups: list[int]) -> Iterator[dict]:
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
-    pf = pq.ParquetFile(path)
     names = pf.schema_arrow.names
     cols = [c for c in columns if c in names] if columns is not None else names
     binary = pa.binary()
     as_bytes = [c in JSON_COLUMNS and pf.schema_arrow.field(c).type == pa.string() for c in cols]
-    for batch in pf.iter_batches(batch_size=BATCH_ROWS, columns=cols, use_threads=False):
+    batches = pf.iter_batches(
+        batch_size=BATCH_ROWS, columns=cols, row_groups=row_groups, use_threads=False
+    )
+    for batch in batches:
         # JSON columns come out as bytes (a zero-copy view): orjson parses UTF-8 directly, and a
         # str would cost a decode here plus a re-encode inside orjson for non-ASCII text.
         values = [
@@ -132,6 +168,26 @@ def _parquet_rows(path: Path, columns: Sequence[str] | None) -> Iterator[dict]:
         ]
         for row in zip(*values, strict=True):
             yield dict(zip(cols, row, strict=True))
+
+
+@dataclass
+class JsonlFiles:
+    """A local mirror of JSONL files: no row groups, so a sample scans it whole."""
+
+    config: str
+    files: list[Path]
+    bytes_read: int = 0
+
+    def row_groups(self) -> None:
+        return None
+
+    def num_rows(self) -> None:
+        return None
+
+    def rows(self, columns: Sequence[str] | None = None) -> Iterator[dict]:
+        for f in self.files:
+            self.bytes_read += f.stat().st_size
+            yield from _jsonl_rows(f, columns)
 
 
 def _jsonl_rows(path: Path, columns: Sequence[str] | None) -> Iterator[dict]:
@@ -148,35 +204,76 @@ def _jsonl_rows(path: Path, columns: Sequence[str] | None) -> Iterator[dict]:
             yield row if columns is None else {c: row[c] for c in columns if c in row}
 
 
-@dataclass
-class Hub:
-    """One config of the dataset on the Hugging Face hub, streamed through ``datasets``."""
+def open_mirror(path: str | Path, config: str | None = None) -> Shards | JsonlFiles:
+    """Find a config's shards under ``path``: a config folder, a mirror root, or one file.
 
-    config: str
-    repo: str = HUB_REPO
-
-    def num_rows(self) -> int | None:
-        return HUB_ROWS.get(self.config) if self.repo == HUB_REPO else None
-
-    def rows(self, columns: Sequence[str] | None = None) -> Iterator[dict]:
-        """Stream rows (only ``columns``, fetched as parquet column chunks, when given)."""
-        import datasets  # heavy: imported only when the hub is actually used
-
-        kwargs = {"columns": list(columns)} if columns is not None else {}
-        try:
-            ds = datasets.load_dataset(
-                self.repo, self.config, split="train", streaming=True, **kwargs
-            )
-            yield from ds
-        except (ConnectionError, OSError) as e:  # offline, proxy, hub outage mid-stream
+    The config is ``config`` if given, else the folder's name, else the only config folder
+    under a mirror root.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such Toucan mirror")
+    if path.is_file():
+        config, files = config or config_from_name(path.parent.name) or DEFAULT_CONFIG, [path]
+    else:
+        subdirs = {c: path / c for c in CONFIGS if (path / c).is_dir()}
+        if config is None and not _data_files(path) and len(subdirs) == 1:
+            config = next(iter(subdirs))
+        config = config or config_from_name(path.name)
+        if config is None:
+            found = ", ".join(subdirs) or "none"
             raise ValueError(
-                f"cannot stream {self.repo} ({self.config}) from the HF hub: {e}. "
-                "For a local copy of its parquet shards, pass --source DIR"
+                f"{path}: cannot tell the config (folders found: {found}); pass --config"
+            )
+        folder = subdirs.get(config, path)
+        files = _data_files(folder)
+        if not files:
+            raise FileNotFoundError(f"{folder}: no *.parquet or *.jsonl shards for config {config}")
+    if files[0].suffix == ".parquet":
+        return Shards(config, [str(f) for f in files])
+    return JsonlFiles(config, files)
+
+
+def _network_errors() -> tuple[type[BaseException], ...]:
+    """What an unreachable hub raises: OSError, or the HTTP client's own errors (not OSError)."""
+    errors: list[type[BaseException]] = [OSError]
+    for module in ("httpx2", "httpx"):
+        try:
+            errors.append(importlib.import_module(module).HTTPError)
+        except (ImportError, AttributeError):
+            pass
+    return tuple(errors)
+
+
+def open_hub(config: str, repo: str = HUB_REPO, fs: Any = None) -> Shards:
+    """The config's parquet shards on the HF hub (``repo`` may carry ``@revision``), read with
+    ``HfFileSystem`` range requests. ``fs`` replaces the hub's filesystem (tests use local disk)."""
+    if fs is None:
+        try:
+            from huggingface_hub import HfFileSystem
+        except ImportError as e:
+            raise ValueError(
+                "reading the HF hub needs huggingface_hub (pip install 'ajtrain[train]'), "
+                "or pass --source DIR for a local mirror"
             ) from e
+        fs = HfFileSystem()
+    pattern = f"datasets/{repo}/{config}/*.parquet"
+    try:
+        files = sorted(fs.glob(pattern))
+    except _network_errors() as e:  # offline, proxy, hub outage
+        raise ValueError(
+            f"cannot reach {repo} ({config}) on the HF hub: {e}. "
+            "For a local copy of its parquet shards, pass --source DIR"
+        ) from e
+    if not files:
+        raise ValueError(f"hf://{pattern}: no parquet shards (is {config} a config of {repo}?)")
+    return Shards(config, files, fs)
 
 
-def open_source(source: str | None, config: str | None, hub_repo: str = HUB_REPO) -> Mirror | Hub:
+def open_source(
+    source: str | None, config: str | None, hub_repo: str = HUB_REPO, fs: Any = None
+) -> Shards | JsonlFiles:
     """A local mirror when ``source`` is a path, else the hub."""
     if source:
-        return Mirror.open(source, config)
-    return Hub(config or DEFAULT_CONFIG, hub_repo)
+        return open_mirror(source, config)
+    return open_hub(config or DEFAULT_CONFIG, hub_repo, fs)
