@@ -11,7 +11,15 @@ import subprocess
 import sys
 from pathlib import Path
 
-BENCHES = ["generate", "guard", "toucan_load", "toucan_sample", "mix", "train_batching", "eval_batching"]
+BENCHES = [
+    "generate",
+    "guard",
+    "toucan_load",
+    "toucan_sample",
+    "mix",
+    "train_batching",
+    "eval_batching",
+]
 
 
 def main() -> int:
