@@ -20,14 +20,16 @@ import os
 import random
 from array import array
 from collections import Counter
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
-from ..records import atomic_write, write_json
+from ..records import write_json
 from .index import DEDUP_HASH, TOKEN_PROXY, FileIndex, index_files
+from .outdir import staged
 from .recipe import Recipe, RecipeError, Source, load_recipe
 
 err = Console(stderr=True)
@@ -179,18 +181,76 @@ def split(
     return train, val
 
 
-def write_lines(path: Path, items: list[tuple[int, int]], pools: list[Pool], fds: list[int]):
-    """Pass 2: copy the chosen lines, in order, by offset; returns (count, sha256, bytes)."""
+CHUNK = 4 << 20  # pass 2 copies lines through two buffers of this size
+
+
+def write_lines(
+    path: Path, items: list[tuple[int, int]], pools: list[Pool], inputs: list[tuple[int, str]]
+) -> dict[str, Any]:
+    """Pass 2: copy the chosen lines, in order, by offset; returns (count, sha256, bytes).
+
+    Lines are read straight into one of two chunk buffers while a thread hashes and writes the
+    other: ``preadv``, ``sha256.update`` and ``write`` all release the GIL, so reading overlaps
+    hashing and writing, and no per-line ``bytes`` is made. The file is not synced here: the
+    output set is synced as a whole before it is swapped in (:mod:`.outdir`).
+    """
     sha = hashlib.sha256()
-    size = 0
-    with atomic_write(path) as fh:
+    views = [memoryview(bytearray(CHUNK)), memoryview(bytearray(CHUNK))]
+    cur, pos, size = 0, 0, 0
+    with open(path, "wb", buffering=0) as fh, ThreadPoolExecutor(1) as writer:
+        pending: list[Future] = []
+
+        def emit(view: memoryview) -> None:
+            # One chunk in flight: once it is done, the buffer it used is free to fill again.
+            if pending:
+                pending.pop().result()
+            pending.append(writer.submit(_hash_and_write, sha, fh, view))
+
         for p, i in items:
             pool = pools[p]
-            line = os.pread(fds[pool.file_ids[i]], pool.lengths[i], pool.offsets[i]) + b"\n"
-            fh.write(line)
-            sha.update(line)
-            size += len(line)
+            n, source = pool.lengths[i], inputs[pool.file_ids[i]]
+            size += n + 1
+            if pos + n + 1 > CHUNK:
+                if pos:
+                    emit(views[cur][:pos])
+                    cur, pos = cur ^ 1, 0
+                if n + 1 > CHUNK:  # a line longer than a buffer gets one of its own
+                    big = memoryview(bytearray(n + 1))
+                    _read_line(source, big, n, pool.offsets[i])
+                    emit(big)
+                    continue
+            _read_line(source, views[cur][pos:], n, pool.offsets[i])
+            pos += n + 1
+        if pos:
+            emit(views[cur][:pos])
+        if pending:
+            pending.pop().result()
     return {"records": len(items), "sha256": sha.hexdigest(), "bytes": size}
+
+
+def _read_line(source: tuple[int, str], view: memoryview, n: int, offset: int) -> None:
+    """Read ``n`` bytes at ``offset`` of the (fd, path) ``source`` into ``view``, then a newline."""
+    if _preadv(source[0], view[:n], offset) != n:
+        raise _changed(source[1])
+    view[n] = 0x0A
+
+
+def _changed(path: str) -> ValueError:
+    return ValueError(f"{path}: changed while the mix was reading it; run it again")
+
+
+def _preadv(fd: int, view: memoryview, offset: int) -> int:
+    if hasattr(os, "preadv"):  # Linux, BSDs: straight into the buffer
+        return os.preadv(fd, [view], offset)
+    data = os.pread(fd, len(view), offset)
+    view[: len(data)] = data
+    return len(data)
+
+
+def _hash_and_write(sha: Any, fh: Any, view: memoryview) -> None:
+    sha.update(view)
+    while view:
+        view = view[fh.write(view) :]
 
 
 def _token_stats(values: list[int]) -> dict[str, Any]:
@@ -257,12 +317,24 @@ def run_mix(
     index files in parallel (default: all cores). The manifest also names ``out_dir``.
     """
     rec = load_recipe(recipe, sources, seed, allow_oversample)
+    if workers is not None and workers < 1:
+        raise ValueError(f"--workers {workers}: give 1 or more (or leave it out: all CPU cores)")
     out = Path(out_dir) if out_dir is not None else Path("data") / f"mix_{rec.name}"
+    with staged(out) as tmp:  # refuses a bad output path before any input is read
+        manifest = _mix(rec, tmp, decontam_keys, workers or os.cpu_count() or 1, chart)
+        manifest["out_dir"] = str(out)
+        write_json(tmp / "manifest.json", manifest)
+    return manifest
+
+
+def _mix(
+    rec: Recipe, tmp: Path, decontam_keys: frozenset[str] | None, workers: int, chart: bool
+) -> dict[str, Any]:
+    """Both passes into the directory ``tmp``; returns the manifest (not yet written)."""
     if decontam_keys is None:
         decontam_keys, decontam_status = load_decontam_keys()
     else:
         decontam_status = f"applied against {len(decontam_keys)} given keys"
-    workers = workers if workers is not None else (os.cpu_count() or 1)
     pools, categories = build_pools(rec, frozenset(decontam_keys), workers)
     units: list[tuple[int, int, int]] = []
     factors: dict[str, float] = {}
@@ -282,22 +354,22 @@ def run_mix(
     for ix in files:
         st = os.stat(ix.path)
         if (st.st_size, st.st_mtime_ns) != (ix.size, ix.mtime_ns):
-            raise ValueError(f"{ix.path}: changed while the mix was reading it; run it again")
-    fds = [os.open(ix.path, os.O_RDONLY) for ix in files]
+            raise _changed(ix.path)
+    inputs: list[tuple[int, str]] = []
     try:
+        for ix in files:
+            inputs.append((os.open(ix.path, os.O_RDONLY), ix.path))
         outputs = {
-            "train.jsonl": write_lines(out / "train.jsonl", train, pools, fds),
-            "val.jsonl": write_lines(out / "val.jsonl", val, pools, fds),
+            "train.jsonl": write_lines(tmp / "train.jsonl", train, pools, inputs),
+            "val.jsonl": write_lines(tmp / "val.jsonl", val, pools, inputs),
         }
     finally:
-        for fd in fds:
+        for fd, _ in inputs:
             os.close(fd)
     manifest = build_manifest(rec, pools, categories, train, val, factors, outputs)
     manifest["decontamination"] = {"status": decontam_status, "keys": len(decontam_keys)}
-    manifest["out_dir"] = str(out)
     if chart:
-        manifest["chart"] = _chart(manifest, out / "composition.png")
-    write_json(out / "manifest.json", manifest)
+        manifest["chart"] = _chart(manifest, tmp / "composition.png")
     return manifest
 
 
