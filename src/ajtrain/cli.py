@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import signal
 import sys
+import threading
 
 from rich.console import Console
+from rich.text import Text
 
 from .records import RecordError
 
@@ -52,19 +55,48 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Terminated(BaseException):
+    """SIGTERM, raised like Ctrl-C so that every temporary output file is removed on the way out."""
+
+
+def _on_sigterm(signum, frame) -> None:
+    raise Terminated
+
+
+def say(label: str, style: str, text: str) -> None:
+    """Print ``label: text`` on stderr with ``text`` exactly as it is: a name or path holding
+    ``[/]``, ``[red]`` or ``:100:`` is user text, never rich markup nor an emoji code."""
+    err.print(Text.assemble((label, style), " ", text), highlight=False, soft_wrap=True)
+
+
+def describe_os_error(e: OSError) -> str:
+    """'PATH: what went wrong' (both paths for a rename), without Python's '[Errno N]'."""
+    paths = [str(p) for p in (e.filename, e.filename2) if p is not None]
+    return f"{' -> '.join(paths)}: {e.strerror or e}" if paths else str(e)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _on_sigterm) if in_main_thread else None
     try:
         return int(args.func(args) or 0)
-    except (UserError, RecordError, FileNotFoundError, ValueError) as e:
-        err.print(f"[bold red]error:[/] {e}", highlight=False)
+    except (UserError, RecordError, ValueError) as e:
+        say("error:", "bold red", str(e))
+        return 2
+    except OSError as e:  # an output in a read-only place, a folder, a full disk, ...
+        say("error:", "bold red", describe_os_error(e))
         return 2
     except KeyboardInterrupt:
-        err.print(
-            "[yellow]interrupted[/]: outputs are written atomically, nothing partial was left"
-        )
+        say("interrupted:", "yellow", "outputs are written atomically, nothing partial was left")
         return 130
+    except Terminated:
+        say("terminated:", "yellow", "outputs are written atomically, nothing partial was left")
+        return 143
+    finally:
+        if in_main_thread:
+            signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ only where a template needs dicts (:func:`parse_tools`, :func:`parse_arguments`)
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import os
 import tempfile
@@ -181,10 +182,19 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator[Any]:
     """Open a temporary file beside ``path``; on success it replaces ``path`` in one rename.
 
     On any exception the temporary file is removed and an existing ``path`` is left untouched.
+    An output that cannot be written (a folder, a read-only place, under a file) is an
+    ``OSError`` naming ``path``, raised before anything is written.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    if path.is_dir():
+        raise IsADirectoryError(errno.EISDIR, "cannot write it: a folder is there", str(path))
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as e:  # name the output the user gave, not a temporary file
+        blocking = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
+        why = f"{blocking} is a file, not a folder" if blocking else e.strerror
+        raise OSError(e.errno, f"cannot write it ({why})", str(path)) from None
     os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; an output file gets the usual mode
     try:
         with os.fdopen(fd, mode) as fh:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ajtrain.fleet import FleetError, load_fleet
+from ajtrain.fleet import FleetError, Machine, load_fleet
 from ajtrain.shutdown.canonical import example_fleet_path
 
 
@@ -59,3 +59,51 @@ def test_bad_fleet_file_names_file_and_machine(tmp_path, body, expected):
 def test_missing_file_is_a_clean_error(tmp_path):
     with pytest.raises(FileNotFoundError):
         load_fleet(tmp_path / "nope.yaml")
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["café", "d\u043emain02", "web\u201001", "web\u200b01", "\u210cost", "\u03a9", "'web1'",
+     "web1;", "-web2", "web2-", "a/b", "[/]"],
+)  # fmt: skip
+def test_a_name_outside_the_one_definition_is_refused_at_load_with_file_and_line(tmp_path, name):
+    path = write(tmp_path, f"machines:\n  - {{name: ok-01}}\n  - name: {orjson_str(name)}\n")
+    with pytest.raises(FleetError) as e:
+        load_fleet(path)
+    assert f"{path}:3:" in str(e.value) and "not a machine name" in str(e.value)
+
+
+def orjson_str(s: str) -> str:
+    import json
+
+    return json.dumps(s)  # a YAML double-quoted scalar
+
+
+def test_names_found_in_text_are_exactly_the_valid_names():
+    from ajtrain.fleet.machines import name_problem
+    from ajtrain.shutdown.text import mentioned_names
+
+    for name in ("domain02", "prod-db-01", "a", "web1.prod", "x_y"):
+        assert name_problem(name) is None
+        assert mentioned_names(f"Shut down {name}? Please confirm.", [name]) == [name]
+    # the Cyrillic look-alike can never be a machine, so it never matches the Latin one
+    assert mentioned_names("Shut down d\u043emain02", ["domain02"]) == []
+    with pytest.raises(FleetError):
+        Machine("d\u043emain02")
+
+
+def test_duplicate_yaml_keys_are_refused(tmp_path):
+    path = write(
+        tmp_path, "machines:\n  - name: web-01\n    status: running\n    status: stopped\n"
+    )
+    with pytest.raises(FleetError) as e:
+        load_fleet(path)
+    assert str(path) in str(e.value) and "line 4" in str(e.value) and "'status'" in str(e.value)
+
+
+def test_duplicate_machine_names_the_line_of_each(tmp_path):
+    path = write(tmp_path, "machines:\n  - {name: web-01}\n  - {name: db}\n  - {name: web-01}\n")
+    with pytest.raises(
+        FleetError, match=r":4: duplicate machine name 'web-01' \(first on line 2\)"
+    ):
+        load_fleet(path)

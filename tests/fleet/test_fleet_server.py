@@ -91,3 +91,13 @@ def test_fleet_serve_over_stdio(tmp_path):
     ]
     assert rows[2]["arguments"] == {"name": "domain02"} and rows[2]["target"] == "domain02"
     assert all("time" in r for r in rows)
+
+
+def test_a_line_that_is_not_json_rpc_gets_an_error_reply():
+    import subprocess
+
+    lines = b'not json\n{"foo": 1}\n'
+    out = subprocess.run([sys.executable, "-m", "ajtrain", "fleet", "serve"], input=lines,
+                         capture_output=True, timeout=60, check=True).stdout  # fmt: skip
+    replies = [orjson.loads(line) for line in out.splitlines()]
+    assert [(r["id"], r["error"]["code"]) for r in replies] == [(None, -32700), (None, -32600)]

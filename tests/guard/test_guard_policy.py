@@ -129,10 +129,36 @@ def test_custom_destructive_tools_and_target_argument():
 
 
 def test_shown_and_confirmed_names():
-    msgs = listed(*ask("Shut down domain02 or Web-01?"))
+    msgs = listed(*ask("Shut down domain02 and Web-01?"))
     assert shown_names(msgs) == [m.name for m in FLEET]
     assert confirmed_names(msgs, shown_names(msgs)) == ["domain02", "Web-01"]
     assert shown_names(msgs, read_tools=("get_agent",)) == []
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "domain02 and ians-r16 both match. Which one?",
+        "Shut down domain02 or Web-01?",
+        "2 machines match: domain02 and domain020. Which one should I shut down?",
+        "Did you mean either domain02 or domain020?",
+    ],
+)
+def test_yes_to_a_question_listing_candidates_confirms_nothing(question):
+    msgs = listed(*ask(question))
+    assert confirmed_names(msgs, shown_names(msgs)) == []
+    for name in ("domain02", "ians-r16", "Web-01", "domain020"):
+        assert "not confirmed" in shutdown(msgs, name)
+
+
+def test_a_protected_machine_needs_a_yes_even_when_confirmation_is_off():
+    s = GuardSession(messages=listed())
+    assert s.check("shutdown_agent", {"name": "domain02"}, require_confirmation=False) is None
+    refusal = s.check("shutdown_agent", {"name": "ians-r16"}, require_confirmation=False)
+    assert refusal is not None and "ians-r16 is protected" in refusal
+    s.assistant("Shut down ians-r16 (dev, workstation, protected)? Please confirm.")
+    s.user("yes")
+    assert s.check("shutdown_agent", {"name": "ians-r16"}, require_confirmation=False) is None
 
 
 def test_guarded_executor_records_and_blocks():

@@ -129,6 +129,20 @@ def test_confirm_none_checks_grounded_and_exact_only():
     assert text(call("shutdown_agent", name="domain02")) == "domain02 is now stopped"
 
 
+def test_confirm_none_still_refuses_a_protected_machine():
+    state, call = proxy(confirm="none", elicitation=False)
+    call("list_agents")
+    r = call("shutdown_agent", name="ians-r16")
+    assert r.is_error and "ians-r16 is protected" in text(r)
+    assert state.upstream.env.state()["ians-r16"] == "running"
+
+
+def test_elicited_approval_of_a_protected_machine_runs_it():
+    state, call = proxy(answers=[approve()])
+    call("list_agents")
+    assert text(call("shutdown_agent", name="ians-r16")) == "ians-r16 is now stopped"
+
+
 def test_modern_protocol_asks_through_input_required():
     state, call = proxy(protocol=MODERN)
     call("list_agents")

@@ -4,13 +4,38 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from ..yamlfile import load_yaml_node
+
 STATUSES = ("running", "stopped")
+# What a machine name is, in one place: ASCII letters and digits, with '.', '_' or '-' between
+# them. The loader refuses anything else, and shutdown/text.py finds names in messages with the
+# same pattern. Non-ASCII look-alikes (Cyrillic 'о', U+2010 hyphen, a zero-width space, 'ℌ')
+# would make two names a person reads as one differ to the code, so they are never names.
+NAME_PATTERN = r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?"
+NAME_RULE = "ASCII letters and digits, with '.', '_' or '-' between them (e.g. prod-db-01)"
+_NAME = re.compile(NAME_PATTERN)
+
+
+def name_problem(name: Any) -> str | None:
+    """Why ``name`` is not a valid machine name, or None when it is."""
+    if not isinstance(name, str):
+        return f"must be a string, got {type(name).__name__}"
+    if not name:
+        return "is missing or empty"
+    if _NAME.fullmatch(name):
+        return None
+    if any(c.isspace() for c in name):
+        return f"{name!r} must not contain whitespace"
+    bad = sorted({c for c in name if not (c.isascii() and (c.isalnum() or c in "._-"))})
+    shown = ", ".join(f"{c!r} (U+{ord(c):04X})" for c in bad)
+    return f"{name!r} is not a machine name: {shown + ' not allowed; ' if bad else ''}{NAME_RULE}"
 
 
 @dataclass(frozen=True)
@@ -22,6 +47,11 @@ class Machine:
     owner: str = ""
     tags: tuple[str, ...] = ()
     protected: bool = False  # e.g. the user's own workstation
+
+    def __post_init__(self) -> None:
+        problem = name_problem(self.name)
+        if problem:
+            raise FleetError(f"machine name {problem}")
 
     def to_dict(self) -> dict[str, Any]:
         """The compact view a tool result shows: empty fields left out."""
@@ -49,13 +79,9 @@ def machine_from_dict(obj: Any, where: str) -> Machine:
     unknown = set(obj) - _FIELDS
     if unknown:
         raise FleetError(f"{where}: unknown field(s) {sorted(unknown)}; allowed: {sorted(_FIELDS)}")
-    name = obj.get("name")
-    if name is None or name == "":
-        raise FleetError(f"{where}: field 'name' is missing or empty")
-    if not isinstance(name, str):
-        raise FleetError(f"{where}: field 'name' must be a string, got {type(name).__name__}")
-    if name != name.strip() or any(c.isspace() for c in name):
-        raise FleetError(f"{where}: field 'name' {name!r} must not contain whitespace")
+    problem = name_problem(obj.get("name", ""))
+    if problem:
+        raise FleetError(f"{where}: field 'name' {problem}")
     status = obj.get("status", "running")
     if status not in STATUSES:
         raise FleetError(f"{where}: field 'status' is {status!r}; expected one of {STATUSES}")
@@ -78,14 +104,8 @@ def check_unique(machines: list[Machine], where: str) -> None:
         seen.add(m.name)
 
 
-def _item_lines(text: str, is_json: bool) -> list[int]:
-    """Line number of each machine in a YAML fleet file (JSON: none), for error messages."""
-    if is_json:
-        return []
-    try:
-        node = yaml.compose(text)
-    except yaml.YAMLError:
-        return []
+def _item_lines(node: yaml.Node | None) -> list[int]:
+    """Line number of each machine in a YAML fleet file's node tree, for error messages."""
     if isinstance(node, yaml.MappingNode):
         node = next((v for k, v in node.value if k.value == "machines"), None)
     if not isinstance(node, yaml.SequenceNode):
@@ -103,21 +123,24 @@ def load_fleet(path: str | Path) -> list[Machine]:
     text = path.read_text()
     is_json = path.suffix == ".json"
     try:
-        data = json.loads(text) if is_json else yaml.safe_load(text)
+        data, node = (json.loads(text), None) if is_json else load_yaml_node(text)
     except (json.JSONDecodeError, yaml.YAMLError) as e:
         raise FleetError(f"{path}: not valid {'JSON' if is_json else 'YAML'}: {e}") from None
     if isinstance(data, dict):
         data = data.get("machines")
     if not isinstance(data, list) or not data:
         raise FleetError(f"{path}: expected a non-empty list of machines (or a 'machines:' list)")
-    lines = _item_lines(text, is_json)
+    lines = _item_lines(node)
     machines = []
     for i, obj in enumerate(data):
         label = obj.get("name", f"#{i + 1}") if isinstance(obj, dict) else f"#{i + 1}"
         at = f"{path}:{lines[i]}" if i < len(lines) else str(path)
         machines.append(machine_from_dict(obj, f"{at}: machine {label}"))
+    first: dict[str, int] = {}
     for i, m in enumerate(machines):
-        if any(m.name == other.name for other in machines[:i]):
+        if m.name in first:
             at = f"{path}:{lines[i]}" if i < len(lines) else str(path)
-            raise FleetError(f"{at}: duplicate machine name {m.name!r}")
+            was = f" (first on line {lines[first[m.name]]})" if i < len(lines) else ""
+            raise FleetError(f"{at}: duplicate machine name {m.name!r}{was}")
+        first[m.name] = i
     return machines

@@ -19,6 +19,8 @@ import mcp_types as types
 import orjson
 from mcp.server import Server
 from mcp.server.stdio import stdio_server
+from mcp.shared.message import SessionMessage
+from pydantic import ValidationError
 
 from .env import DESTRUCTIVE_TOOLS, READ_TOOLS, FleetEnv, tool_schemas
 from .machines import Machine
@@ -90,10 +92,67 @@ def build_server(env: FleetEnv, audit: str | Path | None = None) -> Server:
     )
 
 
+def bad_line_reply(error: Exception) -> SessionMessage:
+    """The JSON-RPC error for a line that is not a JSON-RPC message (the id cannot be known):
+    -32700 when it is not JSON at all, -32600 when it is JSON but no valid message."""
+    invalid_json = isinstance(error, ValidationError) and any(
+        e.get("type") == "json_invalid" for e in error.errors()
+    )
+    code, what = (
+        (types.PARSE_ERROR, "Parse error: the line is not valid JSON")
+        if invalid_json
+        else (types.INVALID_REQUEST, "Invalid Request: the line is not a JSON-RPC 2.0 message")
+    )
+    return SessionMessage(
+        types.JSONRPCError(jsonrpc="2.0", id=None, error=types.ErrorData(code=code, message=what))
+    )
+
+
+class _AnswerBadLines:
+    """The SDK's stdio read stream, except that a line it could not parse is answered with a
+    JSON-RPC error (the SDK alone drops it silently, and the client waits forever)."""
+
+    def __init__(self, inner, write_stream):
+        self._inner, self._write = inner, write_stream
+
+    @property
+    def last_context(self):
+        return getattr(self._inner, "last_context", None)
+
+    async def receive(self):
+        while True:
+            item = await self._inner.receive()
+            if not isinstance(item, Exception):
+                return item
+            await self._write.send(bad_line_reply(item))
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+    def __aiter__(self):
+        return self
+
+    async def __anext__(self):
+        try:
+            return await self.receive()
+        except anyio.EndOfStream:
+            raise StopAsyncIteration from None
+
+    async def __aenter__(self):
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.aclose()
+
+
 async def serve_stdio(server: Server) -> None:
     """Serve ``server`` on this process's stdin/stdout until the client closes it."""
     async with stdio_server() as (read_stream, write_stream):
-        await server.run(read_stream, write_stream, server.create_initialization_options())
+        await server.run(
+            _AnswerBadLines(read_stream, write_stream),
+            write_stream,
+            server.create_initialization_options(),
+        )
 
 
 def serve(machines: list[Machine], audit: str | Path | None = None) -> None:

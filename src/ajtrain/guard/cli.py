@@ -22,7 +22,7 @@ class GuardServeConfig:
     confirm: str = option(
         "elicit",
         help="elicit: ask the user to approve each destructive call through the MCP client "
-        "(elicitation); none: check grounded + exact only",
+        "(elicitation); none: check grounded + exact only (a protected machine is still refused)",
         choices=["elicit", "none"],
     )
 
@@ -52,7 +52,8 @@ tools unchanged and forwards every call, except that a destructive call runs onl
 A refused call is not forwarded; the agent gets a tool error saying what to do instead.
 Limits: the approval is only as good as the client (it must show the question to a person);
 clients without elicitation get every destructive call refused (or use --confirm none, which
-keeps the grounded + exact checks only); state is per connection, in memory.
+keeps the grounded + exact checks only, and still refuses a machine shown as protected: nobody
+could approve it); state is per connection, in memory.
 
 example: ajtrain guard serve -- ajtrain fleet serve --fleet fleet.yaml
 """

@@ -7,14 +7,19 @@ A destructive call passes only when its target is
   transcript;
 - **exact**: exactly (case-sensitively) one of those names, never a near match;
 - **confirmed**: the most recent user message says yes (:func:`is_affirmative`) and the assistant
-  message just before it names this machine. Since every call is checked against that one
+  message just before it proposes to shut down a set of machines that includes this one
+  (:func:`proposed_names`: a question asking the user to choose among candidates proposes
+  nothing, so a yes to it confirms nothing). Since every call is checked against that one
   message, everything acted on after a yes is within the set the user said yes to.
+
+A **protected** machine (a read result showed ``"protected": true``, e.g. the user's own
+workstation) always needs that confirmation, even where the caller checks grounding only
+(``require_confirmation=False``, the MCP proxy's ``--confirm none``).
 
 The guard is stateless: it is a pure function of the transcript and the pending call, so the
 same object serves :class:`~ajtrain.shutdown.episode.Episode` (``guard=TargetGuard()``), the
 :class:`~ajtrain.guard.session.GuardSession` wrapper and the MCP proxy. It judges names, not
-intentions: a yes to a message naming several machines confirms each of them (the checker reads
-confirmations the same way).
+intentions: a yes to a message proposing several machines confirms each of them.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ import orjson
 
 from ..fleet import DESTRUCTIVE_TOOLS, READ_TOOLS
 from ..records import Message
-from ..shutdown.text import is_affirmative, join_names, mentioned_names
+from ..shutdown.text import is_affirmative, join_names, proposed_names
 from ..shutdown.transcript import seen_machines
 
 PREFIX = "blocked by ajtrain.guard: "
@@ -53,8 +58,9 @@ def shown_records(
 def confirmed_names(messages: list[Message], names: Iterable[str]) -> list[str]:
     """Machines the user's latest message said yes to ([] when it is not a yes).
 
-    The confirmed set is the names the assistant's last message before that yes mentions,
-    matched exactly among ``names``.
+    The confirmed set is the names the assistant's last message before that yes proposes to shut
+    down (:func:`proposed_names`), matched exactly among ``names``: [] when that message asked
+    the user to choose.
     """
     u = next((i for i in range(len(messages) - 1, -1, -1) if messages[i].get("role") == "user"), -1)
     if u < 0 or not is_affirmative(messages[u].get("content") or ""):
@@ -62,7 +68,7 @@ def confirmed_names(messages: list[Message], names: Iterable[str]) -> list[str]:
     asked = next((m for m in reversed(messages[:u]) if m.get("role") == "assistant"), None)
     if asked is None:
         return []
-    return mentioned_names(asked.get("content") or "", names)
+    return proposed_names(asked.get("content") or "", names)
 
 
 def parse_arguments(arguments: str | dict[str, Any] | None) -> dict[str, Any] | None:
@@ -104,27 +110,22 @@ class TargetGuard:
     ) -> str | None:
         """The refusal text for a call that breaks the policy, else None.
 
-        ``require_confirmation=False`` checks grounding and exactness only (the MCP proxy asks
-        the user itself, out of band).
+        ``require_confirmation=False`` (the MCP proxy's ``--confirm none``) checks grounding and
+        exactness only, except for a protected machine: that one always needs the user's yes.
         """
-        if tool not in self.destructive:
+        refusal, target, record = self._ground(messages, tool, arguments)
+        if refusal is not None or target is None:
+            return refusal
+        protected = bool(record.get("protected"))
+        if not require_confirmation and not protected:
             return None
-        args = parse_arguments(arguments)
-        target = args.get(self.target_arg) if args is not None else None
-        if not isinstance(target, str) or not target:
-            return (
-                f"{PREFIX}{tool} needs the exact machine name in '{self.target_arg}'. "
-                f"Nothing was done. {ASK}"
-            )
         call = f"{tool}('{target}')"
-        shown = shown_names(messages, self.read)
-        if target not in shown:
-            return self._not_shown(call, target, shown)
-        if not require_confirmation:
-            return None
-        confirmed = confirmed_names(messages, shown)
+        confirmed = confirmed_names(messages, shown_names(messages, self.read))
         if not confirmed:
-            return f"{PREFIX}{call} was not confirmed. Nothing was done. {ASK}"
+            what = f"{target} is protected and needs the user's explicit yes: {call}"
+            return (
+                f"{PREFIX}{what if protected else call} was not confirmed. Nothing was done. {ASK}"
+            )
         if target not in confirmed:
             return (
                 f"{PREFIX}{call}: the user's yes was to {join_names(confirmed)}, not {target}. "
@@ -132,6 +133,33 @@ class TargetGuard:
                 f"{target} to the user and wait for their yes."
             )
         return None
+
+    def grounded(
+        self, messages: list[Message], tool: str, arguments: str | dict[str, Any] | None
+    ) -> str | None:
+        """Grounded and exact only, for a caller that asks the user itself before the call (the
+        MCP proxy's elicitation) and then checks the whole policy with the approval."""
+        return self._ground(messages, tool, arguments)[0]
+
+    def _ground(
+        self, messages: list[Message], tool: str, arguments: str | dict[str, Any] | None
+    ) -> tuple[str | None, str | None, dict[str, Any]]:
+        """(refusal, target, the target's latest shown record); target None: not destructive."""
+        if tool not in self.destructive:
+            return None, None, {}
+        args = parse_arguments(arguments)
+        target = args.get(self.target_arg) if args is not None else None
+        if not isinstance(target, str) or not target:
+            return (
+                f"{PREFIX}{tool} needs the exact machine name in '{self.target_arg}'. "
+                f"Nothing was done. {ASK}",
+                None,
+                {},
+            )
+        records = shown_records(messages, self.read)
+        if target not in records:
+            return self._not_shown(f"{tool}('{target}')", target, list(records)), target, {}
+        return None, target, records[target]
 
     def _not_shown(self, call: str, target: str, shown: list[str]) -> str:
         near = [n for n in shown if n.lower() == target.lower()]

@@ -23,7 +23,8 @@ Limits, stated plainly:
 - The confirmation is only as good as the client: it must show the question to a person and not
   answer it automatically. A client without elicitation support gets every destructive call
   refused (``--confirm none`` then keeps only the grounded + exact checks; the agent's own
-  confirmation dialogue is then unchecked).
+  confirmation dialogue is then unchecked, and a machine shown as ``protected`` is always
+  refused, since nobody can approve it).
 - Grounding trusts the upstream's read results and knows only the tools named in ``--read``; the
   state is per connection, in memory (a new connection starts with nothing shown).
 - The tool list is read once at start; upstream ``tools/list_changed`` and upstream requests for
@@ -200,7 +201,10 @@ async def call_tool(ctx, params: types.CallToolRequestParams):
     tool, args = params.name, dict(params.arguments or {})
     if tool not in state.guard.destructive:
         return await forward(state, tool, args)
-    refusal = state.session.check(tool, args, require_confirmation=False)
+    if state.confirm == "none":  # grounded + exact; a protected machine still needs a yes
+        refusal = state.session.check(tool, args, require_confirmation=False)
+    else:
+        refusal = state.guard.grounded(state.session.messages, tool, args)
     if refusal is not None:
         return refuse(state, tool, args, refusal)
     if state.confirm == "elicit":

@@ -37,6 +37,7 @@ def build_benchmark(seed: int = BENCHMARK_SEED) -> list[Scenario]:
 def load_scenarios(path: str | Path) -> list[Scenario]:
     """Scenarios from a JSONL file (one ``Scenario.to_dict()`` per line), for ``--scenarios``."""
     out = []
+    first_line: dict[str, int] = {}
     with open(path, "rb") as fh:
         for lineno, line in enumerate(fh, 1):
             if line.strip():
@@ -44,7 +45,16 @@ def load_scenarios(path: str | Path) -> list[Scenario]:
                     obj = orjson.loads(line)
                 except orjson.JSONDecodeError as e:
                     raise ValueError(f"{path}:{lineno}: invalid JSON ({e})") from None
-                out.append(Scenario.from_dict(obj, where=f"{path}:{lineno}"))
+                if not isinstance(obj, dict):
+                    raise ValueError(f"{path}:{lineno}: expected a JSON object (a scenario)")
+                scenario = Scenario.from_dict(obj, where=f"{path}:{lineno}")
+                if scenario.id in first_line:  # results are keyed by id: one would hide the other
+                    raise ValueError(
+                        f"{path}:{lineno}: field 'id': {scenario.id!r} repeats line "
+                        f"{first_line[scenario.id]}"
+                    )
+                first_line[scenario.id] = lineno
+                out.append(scenario)
     if not out:
         raise ValueError(f"{path}: no scenarios")
     return out

@@ -48,6 +48,8 @@ def generate(cfg: GenerateConfig, progress: bool = True) -> dict:
     t0 = time.perf_counter()
     if not 0.0 <= cfg.request_noise <= 1.0:
         raise ValueError(f"--request-noise {cfg.request_noise}: expected a share from 0 to 1")
+    if cfg.n is not None and cfg.n < 1:
+        raise ValueError(f"--n {cfg.n}: expected a number of trajectories of at least 1")
     if cfg.n is None and cfg.fleet is None:
         scenarios = canonical_scenarios()
     else:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import fnmatch
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from ..fleet import Machine, machine_from_dict
@@ -80,6 +81,30 @@ class Intent:
     can_clarify: bool = True
     query: str = ""  # read-only: the machine asked about
 
+    @cached_property
+    def target_set(self) -> frozenset[str]:
+        """``targets`` for membership tests (a bulk set can hold thousands of machines)."""
+        return frozenset(self.targets)
+
+
+def _check_fleet_and_intent(fleet: tuple[Machine, ...], intent: dict, where: str) -> None:
+    """A scenario's fleet names each machine once, and its intent names only those machines
+    (a target outside the fleet could never be reached: every policy would score 0 on it)."""
+    names: set[str] = set()
+    for i, m in enumerate(fleet):
+        if m.name in names:
+            raise ValueError(f"{where}: fleet[{i}]: duplicate machine name {m.name!r}")
+        names.add(m.name)
+    for key in ("targets", "restore"):
+        value = intent.get(key, ())
+        if isinstance(value, str) or not isinstance(value, (list, tuple)):
+            raise ValueError(f"{where}: field 'intent.{key}' must be a list of machine names")
+        missing = [n for n in value if n not in names]
+        if missing:
+            raise ValueError(
+                f"{where}: field 'intent.{key}' names {missing}, not in the scenario's fleet"
+            )
+
 
 @dataclass(frozen=True)
 class Scenario:
@@ -114,6 +139,7 @@ class Scenario:
             )
             if not fleet:
                 raise ValueError(f"{where}: field 'fleet' is empty")
+            _check_fleet_and_intent(fleet, intent, where)
             return cls(
                 id=str(d["id"]),
                 category=cat,
