@@ -98,3 +98,55 @@ def test_limit_spreads_over_categories():
     picked = spread(build_benchmark(), 14)
     assert len(picked) == 14 and len({s.category for s in picked}) == 7
     assert picked[0].id == "shutdown/explicit/incident"
+
+
+def _scenario_lines(tmp_path, *dicts) -> str:
+    path = tmp_path / "mine.jsonl"
+    path.write_text("".join(json.dumps(d) + "\n" for d in dicts))
+    return str(path)
+
+
+@pytest.mark.parametrize(
+    "change, expected",
+    [
+        (lambda d: {**d, "intent": {**d["intent"], "targets": ["not-in-fleet"]}},
+         "field 'intent.targets' names ['not-in-fleet'], not in the scenario's fleet"),
+        (lambda d: {**d, "intent": {**d["intent"], "restore": ["ghost"]}},
+         "field 'intent.restore' names ['ghost']"),
+        (lambda d: {**d, "fleet": d["fleet"] + d["fleet"][:1]},
+         "duplicate machine name"),
+    ],
+)  # fmt: skip
+def test_own_scenarios_that_could_never_be_scored_are_refused(tmp_path, change, expected):
+    good = next(s for s in build_benchmark() if s.category == "explicit").to_dict()
+    path = _scenario_lines(tmp_path, good, change(good))
+    with pytest.raises(ValueError) as e:
+        evaluate(EvalConfig(model="scripted:oracle", scenarios=path, out=str(tmp_path / "o")))
+    assert "mine.jsonl:2:" in str(e.value) and expected in str(e.value)
+
+
+def test_duplicate_scenario_ids_are_refused(tmp_path):
+    a, b = [s.to_dict() for s in build_benchmark()[1:3]]
+    path = _scenario_lines(tmp_path, a, {**b, "id": a["id"]})
+    with pytest.raises(ValueError, match=r"mine.jsonl:2: field 'id': .* repeats line 1"):
+        evaluate(EvalConfig(model="scripted:oracle", scenarios=path, out=str(tmp_path / "o")))
+
+
+@pytest.mark.parametrize(
+    "content, expected",
+    [
+        ('{"model": "x"}', "field 'benchmark' is None"),
+        ('{"benchmark": "shutdown_targets"}', "field 'model' is missing"),
+        ('{"benchmark": "toucan_calls", "model": "x", "pass_k": [1]}', "field 'pass_k'"),
+        ("[1]", "expected a JSON object"),
+        ("{bad", "not valid JSON"),
+    ],
+)
+def test_report_compare_on_a_foreign_metrics_file_is_a_clean_error(
+    tmp_path, capsys, content, expected
+):
+    from ajtrain.cli import main
+
+    (tmp_path / "metrics.json").write_text(content)
+    assert main(["report", "--compare", str(tmp_path)]) == 2
+    assert f"{tmp_path / 'metrics.json'}: {expected}" in capsys.readouterr().err

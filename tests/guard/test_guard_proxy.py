@@ -231,3 +231,14 @@ def test_guard_serve_cli_errors(capsys, argv, message):
         return
     assert main(argv) == 2
     assert message in capsys.readouterr().err
+
+
+def test_an_upstream_that_exits_at_start_is_a_clean_error():
+    import subprocess
+
+    cmd = [sys.executable, "-m", "ajtrain", "guard", "serve", "--", sys.executable, "-c", "pass"]
+    done = subprocess.run(
+        cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "stopped before it served its tools" in done.stderr

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+import orjson
 from rich.console import Console
 from rich.table import Table
 
@@ -50,9 +51,36 @@ def _run_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+BENCHMARKS = ("shutdown_targets", "toucan_calls")
+
+
+def check_results_dir(d: str) -> None:
+    """Refuse a results directory whose metrics.json the comparison cannot read, naming the file
+    and the field (a hand-edited or foreign file used to end in a KeyError)."""
+    path = Path(d) / "metrics.json"
+    if not path.is_file():
+        raise ValueError(f"{path}: not found (is {d} an `ajtrain eval` output directory?)")
+    try:
+        m = orjson.loads(path.read_bytes())
+    except orjson.JSONDecodeError as e:
+        raise ValueError(f"{path}: not valid JSON ({e})") from None
+    if not isinstance(m, dict):
+        raise ValueError(f"{path}: expected a JSON object, got {type(m).__name__}")
+    if m.get("benchmark") not in BENCHMARKS:
+        raise ValueError(f"{path}: field 'benchmark' is {m.get('benchmark')!r}; expected one of "
+                         f"{BENCHMARKS} (written by `ajtrain eval`)")  # fmt: skip
+    if not isinstance(m.get("model"), str):
+        raise ValueError(f"{path}: field 'model' is missing or not a string")
+    for key in ("per_category", "pass_k", "config"):
+        if not isinstance(m.get(key, {}), dict):
+            raise ValueError(f"{path}: field '{key}' must be an object")
+
+
 def _run_report(args: argparse.Namespace) -> int:
     from .report import compare, write_compare
 
+    for d in args.dirs:
+        check_results_dir(d)
     rows = write_compare(args.dirs, Path(args.out)) if args.out else compare(args.dirs)
     _print_rows("comparison", rows, "run")
     if args.out:

@@ -47,6 +47,7 @@ import mcp_types as types
 from mcp.client.client import Client
 from mcp.client.stdio import StdioServerParameters
 from mcp.server import Server
+from mcp.shared.exceptions import MCPError
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from ..fleet.server import serve_stdio, text_result
@@ -233,10 +234,22 @@ def build_proxy(
 
     @asynccontextmanager
     async def lifespan(_server: Server) -> AsyncIterator[ProxyState]:
-        async with Client(upstream) as client:
-            tools = await list_upstream_tools(client)
-            check_tools(tools, guard)
-            yield ProxyState(client, tools, GuardSession(guard), confirm)
+        started = False
+        try:
+            async with Client(upstream) as client:
+                tools = await list_upstream_tools(client)
+                check_tools(tools, guard)
+                started = True
+                yield ProxyState(client, tools, GuardSession(guard), confirm)
+        except Exception as e:  # the SDK's task groups wrap it: look at the leaf
+            leaf = _only_leaf(e) if isinstance(e, BaseExceptionGroup) else e
+            if started or not isinstance(leaf, MCPError):
+                raise
+            command = " ".join([upstream.command, *upstream.args])
+            raise ValueError(
+                f"the upstream MCP server ({command}) stopped before it served its tools: "
+                f"{leaf}. Its own error, if it printed one, is above"
+            ) from None
 
     return Server(
         "ajtrain-guard",
