@@ -3,13 +3,16 @@ PNG charts beside it, and :func:`compare` for a side-by-side table of several ru
 
 from __future__ import annotations
 
-import html
+import functools
+import os
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import orjson
 
 from ..records import atomic_write, iter_jsonl, write_json
+from .scoring import DEFINITIONS
 
 SHUTDOWN_COLUMNS = ("safe_success", "wrong_target_rate", "unconfirmed_action_rate",
                     "ungrounded_action_rate", "over_ask_rate", "recovery_success",
@@ -64,10 +67,11 @@ def chart_files(out: Path, metrics: dict) -> list[Path]:
     for j, (label, key) in enumerate(series.items()):
         xs = [i + (j - (len(series) - 1) / 2) * width for i in range(len(names))]
         ax.bar(xs, [groups[n].get(key) or 0 for n in names], width, label=label)
-    ax.set_xticks(range(len(names)), names, rotation=20, ha="right")
+    ax.set_xticks(range(len(names)), names, rotation=20, ha="right", fontsize=10)
+    ax.tick_params(axis="y", labelsize=10)
     ax.set_ylim(0, 1.05)
-    ax.set_title(title)
-    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    ax.set_title(title, fontsize=12)
+    ax.legend(fontsize=10, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
     paths.append(_save(fig, out / "per_category.png"))
     plt.close(fig)
     if metrics["benchmark"] == "shutdown_targets":
@@ -78,19 +82,23 @@ def chart_files(out: Path, metrics: dict) -> list[Path]:
 
 
 def safety_vs_helpfulness(points: list[tuple[str, dict]], path: Path) -> Path:
-    """x: success where the user wants something done; y: 1 − wrong-target rate."""
+    """x: success where the user wants something done; y: 1 − wrong-target rate. Runs are told
+    apart by marker and colour in a legend (runs often share a point: labels would overlap)."""
     plt = _plt()
-    fig, ax = plt.subplots(figsize=(5, 4))
-    for label, m in points:
+    fig, ax = plt.subplots(figsize=(7.5, 4.5))
+    markers = "osD^vP*Xh<>"
+    for k, (label, m) in enumerate(points):
         x, y = m.get("actionable_success") or 0, 1 - (m.get("wrong_target_rate") or 0)
-        ax.scatter([x], [y], s=60)
-        ax.annotate(label, (x, y), fontsize=8, xytext=(4, 4), textcoords="offset points")
+        ax.scatter([x], [y], s=90, marker=markers[k % len(markers)], alpha=0.8,
+                   label=f"{label}  ({x:.2f}, {y:.2f})")  # fmt: skip
     ax.set_xlim(-0.05, 1.05)
     ax.set_ylim(-0.05, 1.05)
-    ax.set_xlabel("helpfulness: actionable success")
-    ax.set_ylabel("safety: 1 − wrong-target rate")
-    ax.set_title("safety vs helpfulness")
+    ax.set_xlabel("helpfulness: actionable success", fontsize=11)
+    ax.set_ylabel("safety: 1 − wrong-target rate", fontsize=11)
+    ax.set_title("safety vs helpfulness (top right is best)", fontsize=12)
+    ax.tick_params(labelsize=10)
     ax.grid(alpha=0.3)
+    ax.legend(fontsize=10, loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False)
     _save(fig, path)
     plt.close(fig)
     return path
@@ -104,64 +112,124 @@ def _fmt(v: Any) -> str:
     return "—" if v is None else str(v)
 
 
-def _table(head: list[str], body: list[list[Any]]) -> str:
-    th = "".join(f"<th>{html.escape(h)}</th>" for h in head)
-    trs = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(_fmt(c))}</td>" for c in row) + "</tr>" for row in body
+def _label(key: str) -> str:
+    """A column name as a header: ``wrong_target_rate`` -> ``wrong target rate``."""
+    return key.replace("_", " ")
+
+
+@functools.cache
+def _templates():
+    import jinja2
+
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(Path(__file__).with_name("templates")),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
     )
-    return f"<table><tr>{th}</tr>{trs}</table>"
+    env.filters.update(fmt=_fmt, label=_label)
+    return env
 
 
-STYLE = ("body{font-family:sans-serif;max-width:1100px;margin:2em auto}"
-         "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:3px 8px;"
-         "font-size:13px;text-align:left}img{max-width:100%}pre{white-space:pre-wrap;font-size:12px}")  # fmt: skip
+def _pretty(text: str) -> str:
+    """Tool output in full (never cut, so never cut mid-JSON): a list of objects one per line,
+    other JSON indented, anything else as it is."""
+    try:
+        value = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return text
+    if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+        return "[\n" + ",\n".join("  " + orjson.dumps(v).decode() for v in value) + "\n]"
+    return orjson.dumps(value, option=orjson.OPT_INDENT_2).decode()
+
+
+def _intent_text(intent: dict | None) -> str:
+    if not intent:
+        return "not recorded in this run"
+    parts = []
+    if intent.get("targets"):
+        parts.append("shut down exactly " + ", ".join(intent["targets"]))
+    if intent.get("restore"):
+        parts.append("start again " + ", ".join(intent["restore"]))
+    if intent.get("query"):
+        parts.append(f"only asks about {intent['query']} (read-only)")
+    if not parts:
+        parts.append("nothing can be determined: nothing should be shut down")
+    if not intent.get("can_clarify", True):
+        parts.append("the user cannot clarify")
+    return "; ".join(parts)
+
+
+def episode_view(row: dict) -> dict:
+    """One episode for the report: turns by role, the rule-breaking turn flagged, guard refusals
+    marked, the hidden intent in words."""
+    from .scoring import executed_view
+
+    messages = row.get("messages") or []
+    blocked = row.get("blocked_calls") or []
+    refused = {b["call"].get("id"): b["reason"] for b in blocked}
+    # Violations index the executed view (refused calls taken out): map back to the transcript.
+    view = executed_view([{**m, "_i": i} for i, m in enumerate(messages)], blocked)
+    flagged: dict[int, list[dict]] = {}
+    for v in row.get("violations") or []:
+        i = v.get("message_index")
+        if isinstance(i, int) and 0 <= i < len(view):
+            flagged.setdefault(view[i]["_i"], []).append(v)
+    history = 1 + row.get("history_turns", 0)  # system prompt + earlier turns
+    turns = []
+    for i, m in enumerate(messages):
+        if i == 0 and m["role"] == "system":
+            continue  # the same in every episode: shown once, above the episodes
+        content = m.get("content") or ""
+        calls = [{"name": c["function"]["name"], "arguments": c["function"].get("arguments") or "",
+                  "blocked": refused.get(c.get("id"))} for c in m.get("tool_calls") or []]  # fmt: skip
+        turns.append({"role": m["role"], "name": m.get("name") if m["role"] == "tool" else "",
+                      "content": _pretty(content) if m["role"] == "tool" else content,
+                      "calls": calls, "violations": flagged.get(i, []),
+                      "history": 0 < i < history})  # fmt: skip
+    violations = row.get("violations") or []
+    first = f"{violations[0]['rule']}: {violations[0]['detail']}" if violations else ""
+    return {
+        "id": row["id"], "category": row.get("category", ""), "trial": row.get("trial", 0),
+        "passed": bool(row.get("passed")), "detail": first or row.get("failed_check") or "",
+        "more": max(0, len(violations) - 1),
+        "violations": [f"{v['rule']}: {v['detail']}" for v in violations],
+        "intent": _intent_text(row.get("intent")), "turns": turns,
+        "wrong_targets": [w["name"] for w in row.get("wrong_targets") or []],
+    }  # fmt: skip
 
 
 def render_html(metrics: dict, rows: list[dict], images: list[Path]) -> str:
-    """A self-describing page: headline, per-group table, charts, failures with transcripts."""
+    """report.html: headline, per-group table, charts, and every episode, filterable."""
     shutdown = metrics["benchmark"] == "shutdown_targets"
     cols = SHUTDOWN_COLUMNS if shutdown else TOUCAN_COLUMNS
-    parts = [f"<html><head><meta charset='utf-8'><title>ajtrain eval</title><style>{STYLE}</style>"
-             f"</head><body><h1>{html.escape(metrics['benchmark'])}: {html.escape(metrics['model'])}</h1>"]  # fmt: skip
-    head = ["metric", "value"]
-    keys = ("episodes", "scenarios", *cols) if shutdown else ("rows", "calls", *cols)
-    body = [[k, metrics.get(k)] for k in keys]
-    if shutdown:
-        body += [[k, v] for k, v in metrics.get("pass_k", {}).items()]
-        body += [["blast radius", metrics["blast_radius"]], ["guard blocked", metrics["guard_blocked"]],
-                 ["parse errors", metrics["parse_errors"]], ["truncated", metrics["truncated"]]]  # fmt: skip
-    parts.append(_table(head, body))
-    groups = metrics.get("per_category" if shutdown else "per_subset", {})
-    parts.append("<h2>per category</h2>" if shutdown else "<h2>per subset</h2>")
-    parts.append(_table(["group", "n", *cols], [[g, v.get("episodes", v.get("calls")),
-                                                 *[v.get(c) for c in cols]] for g, v in groups.items()]))  # fmt: skip
-    for img in images:
-        parts.append(f"<p><img src='{html.escape(img.name)}' alt='{html.escape(img.stem)}'></p>")
-    if shutdown:
-        parts.append("<h2>first failed check</h2>")
-        parts.append(_table(["check", "episodes"], list(metrics["first_failed_check"].items())))
-        failed = [r for r in rows if not r["passed"] and r.get("trial", 0) == 0][:25]
-        parts.append(f"<h2>failed episodes (first {len(failed)})</h2>")
-        for r in failed:
-            detail = (
-                "; ".join(f"{v['rule']}: {v['detail']}" for v in r["violations"])
-                or r["failed_check"]
-            )
-            transcript = "\n".join(_line(m) for m in r["messages"])
-            parts.append(f"<details><summary>{html.escape(r['id'])} — {html.escape(str(detail))}"
-                         f"</summary><pre>{html.escape(transcript)}</pre></details>")  # fmt: skip
     defs = metrics.get("definitions", {})
-    parts.append("<h2>definitions</h2><ul>")
-    parts += [f"<li><b>{html.escape(k)}</b>: {html.escape(v)}</li>" for k, v in defs.items()]
-    parts.append("</ul></body></html>")
-    return "\n".join(parts)
-
-
-def _line(m: dict) -> str:
-    calls = " ".join(f"{c['function']['name']}({c['function'].get('arguments')})"
-                     for c in m.get("tool_calls") or [])  # fmt: skip
-    text = (m.get("content") or "")[:400]
-    return f"[{m['role']}] {text} {calls}".rstrip()
+    keys = ("episodes", "scenarios", *cols) if shutdown else ("rows", "calls", *cols)
+    headline = [(_label(k), metrics.get(k), defs.get(k, "")) for k in keys]
+    if shutdown:
+        headline += [(k, v, defs.get("pass^k", "")) for k, v in metrics.get("pass_k", {}).items()]
+        headline += [(_label(k), metrics.get(k), defs.get(k, "")) for k in
+                     ("blast_radius", "guard_blocked", "parse_errors", "truncated")]  # fmt: skip
+    groups = metrics.get("per_category" if shutdown else "per_subset", {})
+    config = metrics.get("config") or {}
+    subtitle = ", ".join(
+        f"{k}: {_fmt(config[k])}" for k in ("trials", "limit", "seed") if k in config
+    )
+    subtitle = f"guard: {'yes' if config.get('guard') else 'no'}, {subtitle}"
+    episodes = [episode_view(r) for r in rows] if shutdown else []
+    return _templates().get_template("report.html.jinja").render(
+        benchmark=metrics["benchmark"], model=metrics["model"], subtitle=subtitle,
+        headline=headline, definitions=defs,
+        group_name="category" if shutdown else "subset", group_columns=["n", *cols],
+        groups=[(g, [v.get("episodes", v.get("calls")), *(v.get(c) for c in cols)])
+                for g, v in groups.items()],
+        images=[{"name": p.name, "alt": _label(p.stem)} for p in images],
+        failed_checks=list(metrics.get("first_failed_check", {}).items()),
+        episodes=episodes, categories=sorted({e["category"] for e in episodes}),
+        system_prompt=next((r["messages"][0]["content"] for r in rows if r.get("messages")
+                            and r["messages"][0]["role"] == "system"), ""),
+    )  # fmt: skip
 
 
 # --- comparing runs ------------------------------------------------------------------------
@@ -174,14 +242,21 @@ def load_metrics(d: str | Path) -> dict:
     return orjson.loads(path.read_bytes())
 
 
+def _guarded(m: dict) -> bool:
+    return bool((m.get("config") or {}).get("guard"))
+
+
 def compare(dirs: list[str | Path]) -> list[dict[str, Any]]:
-    """One row per results directory: run, model, benchmark, and its headline metrics."""
+    """One row per results directory: run, model, guard, benchmark, its headline metrics."""
     rows = []
     for d in dirs:
         m = load_metrics(d)
         cols = SHUTDOWN_COLUMNS if m["benchmark"] == "shutdown_targets" else TOUCAN_COLUMNS
-        row = {"run": str(d), "model": m["model"], "benchmark": m["benchmark"]}
+        row = {"run": str(d), "model": m["model"], "guard": _guarded(m),
+               "benchmark": m["benchmark"]}  # fmt: skip
         row.update({c: m.get(c) for c in cols})
+        if m["benchmark"] == "shutdown_targets":
+            row["guard_blocked"] = m.get("guard_blocked")
         row.update(m.get("pass_k", {}))
         rows.append(row)
     return rows
@@ -194,23 +269,73 @@ def compare_markdown(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _run_labels(rows: list[dict]) -> list[str]:
+    """Short, unique names for the runs: the directory name (+ '#k' when two share it)."""
+    labels, seen = [], Counter()
+    for r in rows:
+        name = Path(r["run"]).name or r["model"]
+        seen[name] += 1
+        labels.append(name if seen[name] == 1 else f"{name}#{seen[name]}")
+    return labels
+
+
+def _benchmark_section(name: str, runs: list[dict], base: dict) -> dict:
+    """One benchmark's tables: headline per run, per-category deltas, paired tests."""
+    cols = list(SHUTDOWN_COLUMNS if name == "shutdown_targets" else TOUCAN_COLUMNS)
+    keys = list(dict.fromkeys(k for r in runs for k in r["row"] if k.startswith("pass^")))
+    if name == "shutdown_targets":
+        cols.append("guard_blocked")
+    section = {"name": name, "columns": cols + keys, "runs": [], "categories": [], "paired": []}
+    for r in runs:
+        section["runs"].append({**r, "cells": [r["row"].get(c) for c in cols + keys]})
+    if name != "shutdown_targets":
+        return section
+    same = base["metrics"]["benchmark"] == name
+    cats = sorted({c for r in runs for c in r["metrics"].get("per_category", {})})
+    base_cats = base["metrics"].get("per_category", {}) if same else {}
+    for c in cats:
+        cells = []
+        for r in runs:
+            v = r["metrics"].get("per_category", {}).get(c, {}).get("safe_success")
+            b = base_cats.get(c, {}).get("safe_success")
+            delta = v - b if r is not base and v is not None and b is not None else None
+            cells.append({"value": v, "delta": delta})
+        section["categories"].append({"name": c, "cells": cells})
+    if same:
+        section["paired"] = [{"label": r["label"], **paired(base["run"], r["run"])}
+                             for r in runs if r is not base]  # fmt: skip
+    return section
+
+
 def write_compare(dirs: list[str | Path], out: Path, charts: bool = True) -> list[dict]:
-    """compare.md, compare.html and (shutdown runs) one safety-vs-helpfulness chart of all runs."""
+    """compare.md and compare.html (headline per run with its guard, per-category deltas and the
+    paired test against the first run, links to each run's report) plus, for shutdown runs, one
+    safety-vs-helpfulness chart of all runs."""
     rows = compare(dirs)
     out.mkdir(parents=True, exist_ok=True)
     with atomic_write(out / "compare.md", "w") as fh:
         fh.write(compare_markdown(rows))
-    keys = list(dict.fromkeys(k for r in rows for k in r))
-    parts = [f"<html><head><meta charset='utf-8'><style>{STYLE}</style></head><body>",
-             "<h1>ajtrain eval: comparison</h1>", _table(keys, [[r.get(k) for k in keys] for r in rows])]  # fmt: skip
-    points = [(Path(r["run"]).name or r["model"], load_metrics(r["run"])) for r in rows
-              if r["benchmark"] == "shutdown_targets"]  # fmt: skip
+    runs = [{"run": r["run"], "label": label, "model": r["model"], "guard": r["guard"], "row": r,
+             "metrics": load_metrics(r["run"]),
+             "href": os.path.relpath(Path(r["run"]) / "report.html", out)}
+            for r, label in zip(rows, _run_labels(rows), strict=True)]  # fmt: skip
+    benches = list(dict.fromkeys(r["row"]["benchmark"] for r in runs))
+    sections = [_benchmark_section(b, [r for r in runs if r["row"]["benchmark"] == b], runs[0])
+                for b in benches]  # fmt: skip
+    points = [(r["label"], r["metrics"]) for r in runs
+              if r["row"]["benchmark"] == "shutdown_targets"]  # fmt: skip
+    image = None
     if charts and points:
-        img = safety_vs_helpfulness(points, out / "compare_safety_vs_helpfulness.png")
-        parts.append(f"<p><img src='{img.name}'></p>")
-    parts.append("</body></html>")
+        image = safety_vs_helpfulness(points, out / "compare_safety_vs_helpfulness.png").name
+    title = "ajtrain eval: " + " vs ".join(r["label"] for r in runs[:4])
+    title += f" (+{len(runs) - 4} more)" if len(runs) > 4 else ""
+    html_text = (
+        _templates()
+        .get_template("compare.html.jinja")
+        .render(title=title, runs=runs, benchmarks=sections, image=image, definitions=DEFINITIONS)
+    )
     with atomic_write(out / "compare.html", "w") as fh:
-        fh.write("\n".join(parts))
+        fh.write(html_text)
     return rows
 
 

@@ -187,6 +187,8 @@ def evaluate_shutdown(
                               truncated=ep.truncated, parse_errors=len(r.parse_errors))  # fmt: skip
         rows.append({
             **score, "trial": trial, "turns": ep.assistant_turns,
+            "intent": asdict(r.scenario.intent),  # hidden from the agent; shown in report.html
+            "history_turns": len(r.scenario.history),
             "parse_error_details": r.parse_errors,
             "blocked_calls": [{"call": b["call"], "reason": b["reason"]} for b in ep.blocked],
             "messages": ep.messages,
