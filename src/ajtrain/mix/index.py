@@ -57,42 +57,76 @@ def approx_tokens(record: dict) -> int:
     return chars // 4
 
 
+BLOCK = 8 << 20  # pass 1 reads files in blocks of this size, not line by line
+_BLANK = b" \t\r\x0b\x0c"  # what a line may start with and still be blank
+
+
 def index_file(path: str, decontam_keys: frozenset[str] = frozenset()) -> FileIndex:
     """Read ``path`` once: validate every record, hash the file, index the usable lines.
 
-    A malformed line raises :class:`RecordError` naming ``path:line`` and the field.
+    A malformed line raises :class:`RecordError` naming ``path:line`` and the field. The file is
+    read in large blocks into one buffer and each line parsed from a view of it: no per-line
+    read, copy or strip (JSON text is parsed straight from the buffer).
     """
     sha = hashlib.sha256()
     idx = FileIndex(path=path, sha256="", size=0, records=0, contaminated=0, categories=[])
     codes: dict[str, int] = {}
-    pos = 0
-    with open(path, "rb") as fh:
-        for lineno, line in enumerate(fh, 1):
-            sha.update(line)
-            start, pos = pos, pos + len(line)
-            body = line.rstrip(b"\r\n")
-            if not body.strip():
-                continue
-            where = f"{path}:{lineno}"
-            try:
-                obj = orjson.loads(body)
-            except orjson.JSONDecodeError as e:
-                raise RecordError(where, "<line>", f"invalid JSON ({e})") from None
-            rec = validate_record(obj, where)
-            idx.records += 1
-            if decontam_keys and (key := record_key(rec)) is not None and key in decontam_keys:
-                idx.contaminated += 1
-                continue
-            code = codes.setdefault(rec["category"], len(codes))
-            idx.offsets.append(start)
-            idx.lengths.append(len(body))
-            idx.hashes.append(int(content_hash(rec)[:16], 16))
-            idx.cats.append(code)
-            idx.tokens.append(approx_tokens(rec))
+    buf = bytearray(BLOCK)
+    filled, base, lineno = 0, 0, 0  # bytes in buf; file offset of buf[0]; lines so far
+    with open(path, "rb", buffering=0) as fh:
+        while True:
+            with memoryview(buf) as view:
+                got = fh.readinto(view[filled:])
+                sha.update(view[filled : filled + got])
+                filled += got
+                pos = 0
+                while (nl := buf.find(b"\n", pos, filled)) >= 0 or (not got and pos < filled):
+                    end = nl if nl >= 0 else filled  # the last line may lack its newline
+                    lineno += 1
+                    _index_line(idx, codes, view, pos, end, base, f"{path}:{lineno}", decontam_keys)
+                    pos = end + 1
+            if not got:
+                break
+            # Keep the unfinished line at the front; a line longer than the buffer grows it.
+            buf[: filled - pos] = buf[pos:filled]
+            base, filled = base + pos, filled - pos
+            if filled == len(buf):
+                buf.extend(bytes(len(buf)))
         idx.mtime_ns = os.fstat(fh.fileno()).st_mtime_ns
-    idx.sha256, idx.size = sha.hexdigest(), pos
+    idx.sha256, idx.size = sha.hexdigest(), base + filled
     idx.categories = list(codes)
     return idx
+
+
+def _index_line(
+    idx: FileIndex,
+    codes: dict[str, int],
+    view: memoryview,
+    start: int,
+    end: int,
+    base: int,
+    where: str,
+    decontam_keys: frozenset[str],
+) -> None:
+    """Parse, check and index the line ``view[start:end]`` (its newline excluded)."""
+    while end > start and view[end - 1] == 0x0D:  # CRLF files: lengths exclude the \r
+        end -= 1
+    if end == start or (view[start] in _BLANK and not bytes(view[start:end]).strip()):
+        return  # blank lines are not records
+    try:
+        obj = orjson.loads(view[start:end])
+    except orjson.JSONDecodeError as e:
+        raise RecordError(where, "<line>", f"invalid JSON ({e})") from None
+    rec = validate_record(obj, where)
+    idx.records += 1
+    if decontam_keys and (key := record_key(rec)) is not None and key in decontam_keys:
+        idx.contaminated += 1
+        return
+    idx.offsets.append(base + start)
+    idx.lengths.append(end - start)
+    idx.hashes.append(int(content_hash(rec)[:16], 16))
+    idx.cats.append(codes.setdefault(rec["category"], len(codes)))
+    idx.tokens.append(approx_tokens(rec))
 
 
 def _index_in_worker(path: str, keys: frozenset[str]) -> FileIndex | tuple[str, str, str]:

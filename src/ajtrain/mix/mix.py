@@ -21,6 +21,7 @@ import random
 from array import array
 from collections import Counter
 from concurrent.futures import Future, ThreadPoolExecutor
+from itertools import chain, compress, repeat
 from pathlib import Path
 from typing import Any
 
@@ -110,16 +111,16 @@ def build_pools(
 def _add_unique(pool: Pool, ix: FileIndex, file_id: int, seen: set[int], categories: dict) -> None:
     """Append the file's lines whose hash is new to the pool; count the others as duplicates."""
     codes = [categories.setdefault(c, len(categories)) for c in ix.categories]
-    for i, h in enumerate(ix.hashes):
-        if h in seen:
-            pool.duplicates += 1
-            continue
-        seen.add(h)
-        pool.file_ids.append(file_id)
-        pool.offsets.append(ix.offsets[i])
-        pool.lengths.append(ix.lengths[i])
-        pool.cats.append(codes[ix.cats[i]])
-        pool.tokens.append(ix.tokens[i])
+    # True for a hash not seen before, which it then adds: the first occurrence wins, also
+    # within the file. The arrays are then filtered by this mask in C (itertools.compress).
+    keep = [h not in seen and not seen.add(h) for h in ix.hashes]  # type: ignore[func-returns-value]
+    kept = keep.count(True)
+    pool.duplicates += len(keep) - kept
+    pool.file_ids.extend(repeat(file_id, kept))
+    pool.offsets.extend(compress(ix.offsets, keep))
+    pool.lengths.extend(compress(ix.lengths, keep))
+    pool.cats.extend(map(codes.__getitem__, compress(ix.cats, keep)))
+    pool.tokens.extend(compress(ix.tokens, keep))
 
 
 def shortfall(pool: Pool, recipe: Recipe) -> None:
@@ -321,16 +322,20 @@ def run_mix(
         raise ValueError(f"--workers {workers}: give 1 or more (or leave it out: all CPU cores)")
     out = Path(out_dir) if out_dir is not None else Path("data") / f"mix_{rec.name}"
     with staged(out) as tmp:  # refuses a bad output path before any input is read
-        manifest = _mix(rec, tmp, decontam_keys, workers or os.cpu_count() or 1, chart)
-        manifest["out_dir"] = str(out)
+        manifest = _mix(rec, out, tmp, decontam_keys, workers or os.cpu_count() or 1, chart)
         write_json(tmp / "manifest.json", manifest)
     return manifest
 
 
 def _mix(
-    rec: Recipe, tmp: Path, decontam_keys: frozenset[str] | None, workers: int, chart: bool
+    rec: Recipe,
+    out: Path,
+    tmp: Path,
+    decontam_keys: frozenset[str] | None,
+    workers: int,
+    chart: bool,
 ) -> dict[str, Any]:
-    """Both passes into the directory ``tmp``; returns the manifest (not yet written)."""
+    """Both passes into ``tmp``, which will become ``out``; returns the manifest (not written)."""
     if decontam_keys is None:
         decontam_keys, decontam_status = load_decontam_keys()
     else:
@@ -368,6 +373,7 @@ def _mix(
             os.close(fd)
     manifest = build_manifest(rec, pools, categories, train, val, factors, outputs)
     manifest["decontamination"] = {"status": decontam_status, "keys": len(decontam_keys)}
+    manifest["out_dir"] = str(out)
     if chart:
         manifest["chart"] = _chart(manifest, tmp / "composition.png")
     return manifest
@@ -393,18 +399,24 @@ def build_manifest(
     outputs: dict[str, dict],
 ) -> dict[str, Any]:
     """Counts per source and category, upsample factors, drops, input hashes, token stats."""
+    members: list[list[int]] = [[] for _ in pools]  # each pool's records in the output
+    for p, i in chain(train, val):
+        members[p].append(i)
+    in_train = Counter(p for p, _ in train)
     per_source = []
+    all_tokens: list[int] = []
     for p, pool in enumerate(pools):
-        in_train = [i for q, i in train if q == p]
-        in_val = [i for q, i in val if q == p]
-        cats = Counter(categories[pool.cats[i]] for i in in_train + in_val)
+        codes = Counter(map(pool.cats.__getitem__, members[p]))
+        cats = Counter({categories[c]: n for c, n in codes.items()})
+        tokens = list(map(pool.tokens.__getitem__, members[p]))
+        all_tokens += tokens
         per_source.append(
             {
                 "name": pool.source.name,
                 "path": pool.source.path,
                 "quota": pool.source.quota,
-                "train": len(in_train),
-                "val": len(in_val),
+                "train": in_train[p],
+                "val": len(members[p]) - in_train[p],
                 "upsample_factor": round(factors[pool.source.name], 6),
                 "read": sum(ix.records for ix in pool.files),
                 "available": len(pool),
@@ -413,14 +425,13 @@ def build_manifest(
                     "contaminated": sum(ix.contaminated for ix in pool.files),
                 },
                 "categories": dict(sorted(cats.items())),
-                "tokens": _token_stats([pool.tokens[i] for i in in_train + in_val]),
+                "tokens": _token_stats(tokens),
                 "files": [
                     {"path": ix.path, "sha256": ix.sha256, "bytes": ix.size, "records": ix.records}
                     for ix in pool.files
                 ],
             }
         )
-    all_tokens = [pools[p].tokens[i] for p, i in train + val]
     total_cats: Counter[str] = Counter()
     for s in per_source:
         total_cats.update(s["categories"])
