@@ -11,6 +11,7 @@ import argparse
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from ..config import add_arguments, from_args
 from .load import LoadConfig, LoadSummary, load_toucan
@@ -44,7 +45,7 @@ def register(subparsers) -> None:
 def print_summary(s: LoadSummary, console: Console | None = None) -> None:
     """Print the accounting: read = kept + rejected, with the count per reject reason."""
     console = console or Console()
-    table = Table(title=f"toucan {s.config}: {s.source}", show_header=False, box=None)
+    table = Table(title=Text(f"toucan {s.config}: {s.source}"), show_header=False, box=None)
     if s.row_groups:
         table.add_row("row groups read", s.row_groups)
     table.add_row("bytes read", f"{s.bytes_read / 1e6:,.1f} MB")
@@ -58,11 +59,11 @@ def print_summary(s: LoadSummary, console: Console | None = None) -> None:
     table.add_row("read", f"{s.read:,} = kept {s.kept:,} + rejected {s.rejected:,}")
     for reason, n in s.reasons.items():
         table.add_row(f"  rejected: {reason}", f"{n:,}")
-    for warning in s.warnings:
-        table.add_row("[yellow]warning[/]", warning)
-    table.add_row("records", s.output)
-    table.add_row("rejects", s.rejects)
-    table.add_row("summary", s.summary)
+    for warning in s.warnings:  # user text (paths, names) as Text: never read as markup
+        table.add_row(Text("warning", style="yellow"), Text(warning))
+    table.add_row("records", Text(s.output))
+    table.add_row("rejects", Text(s.rejects))
+    table.add_row("summary", Text(s.summary))
     table.add_row("time", f"{s.seconds:.1f} s")
     console.print(table)
 

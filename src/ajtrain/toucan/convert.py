@@ -296,8 +296,8 @@ def _tools_text(row: dict, b: _Builder) -> str:
     raw = row.get("available_tools")
     if raw is None:
         raw = row.get("tools")  # the SFT config's column
-    if not raw:
-        return "[]"
+    if not raw:  # no column, or empty: a row that calls tools must still declare them somewhere
+        raw = "[]"
     if isinstance(raw, bytes):  # parquet mirrors hand JSON columns over as UTF-8 bytes
         raw = raw.decode()
     elif not isinstance(raw, str):

@@ -262,7 +262,12 @@ class _Run:
         self.subsets = set(cfg.subset) or None
         self.teacher = self.config != "SFT"
         self.reasons: Counter[str] = Counter()
-        self.seen: dict[str, int] = {}
+        # uuid -> (rows so far, hash of the first one's messages). The release repeats some
+        # uuids on different rows (kept apart as uuid#2, ...); a row whose messages are also
+        # the same is a duplicate, counted for a warning.
+        self.seen: dict[str, tuple[int, int]] = {}
+        self.repeated = 0  # rows identical (uuid and messages) to an earlier one
+        self.without_tools = 0  # rows with neither an available_tools nor a tools column
 
     def reject(self, row: dict, reason: str, detail: str = "", keep_row: bool = False, **extra):
         self.reasons[reason] += 1
@@ -290,7 +295,12 @@ class _Run:
     def convert(self, row: dict, s: dict) -> bytes | None:
         """The record as a JSONL line, or ``None`` when the converter rejects the row."""
         uuid = row.get("uuid") or f"row{self.summary.scanned}"
-        k = self.seen[uuid] = self.seen.get(uuid, 0) + 1  # a repeated uuid gets "#2", "#3", ...
+        h = hash(row.get("messages"))
+        k, first = self.seen.get(uuid, (0, h))
+        k += 1  # a repeated uuid gets "#2", "#3", ...
+        self.seen[uuid] = (k, first)
+        self.repeated += k > 1 and h == first
+        self.without_tools += row.get("available_tools") is None and row.get("tools") is None
         rid = f"{SOURCE}/{self.config}/{uuid}" + (f"#{k}" if k > 1 else "")
         try:
             rec = convert_row(row, self.config, rid, s)
@@ -300,10 +310,29 @@ class _Run:
         return orjson.dumps(rec, option=orjson.OPT_APPEND_NEWLINE)
 
 
+def _input_warnings(run: _Run, n: int | None, population: int | None) -> list[str]:
+    """What the user should know about their input, each with its count (printed, and kept in
+    the summary): a sample larger than the data, repeated rows, rows without tool schemas."""
+    out = []
+    if n is not None and population is not None and population < n:
+        out.append(f"a sample of {n:,} rows (--sample) is more than the {population:,} "
+                   f"eligible ones: all {population:,} were taken")  # fmt: skip
+    if run.repeated:
+        out.append(f"{run.repeated:,} rows repeat an earlier row (same uuid and messages; kept "
+                   "as uuid#2, #3, ...; `ajtrain mix` drops identical content)")  # fmt: skip
+    if run.without_tools:
+        out.append(f"{run.without_tools:,} rows have no available_tools column: their tools come "
+                   "from the system message's declaration, and a row calling a tool declared "
+                   "nowhere is rejected (unknown_tool)")  # fmt: skip
+    return out
+
+
 def load_toucan(cfg: LoadConfig) -> LoadSummary:
     """Stream, filter, sample and convert Toucan rows; write records, rejects and a summary."""
     src = open_source(cfg.source, cfg.config, cfg.hub_repo)
     config, n, t = src.config, parse_sample(cfg.sample), cfg.thresholds()
+    if n == 0:
+        raise ValueError("--sample 0: nothing would be loaded; give a count of 1 or more, or 'all'")
     if config == "SFT" and t.active:
         raise ValueError(
             "the SFT config has no quality assessments: drop the --min-*/--require-* filters"
@@ -314,15 +343,14 @@ def load_toucan(cfg: LoadConfig) -> LoadSummary:
     summary = LoadSummary(config, where, str(out), str(rejects), str(summary_path), n,
                           cfg.sample_seed, sorted(subsets or ()))  # fmt: skip
     start = time.perf_counter()
-    sampler, groups = None, None
+    sampler, groups, population = None, None, None
     if n is not None and isinstance(src, Shards):
         groups, population = plan_sample(src, n, cfg.sample_seed, subsets, t)
         summary.row_groups = f"{len(groups):,} of {len(src.row_groups()):,}"
         sampler = SelectionSampler(population, n, cfg.sample_seed)
     elif n is not None:
-        sampler = SelectionSampler(
-            count_eligible(src, subsets, t, cfg.progress), n, cfg.sample_seed
-        )
+        population = count_eligible(src, subsets, t, cfg.progress)
+        sampler = SelectionSampler(population, n, cfg.sample_seed)
     total = sampler.remaining if sampler else (src.num_rows() if not subsets else None)
     columns = _columns(config, (*TEACHER_COLUMNS[:-1], "tools"))  # metadata is never needed
     rows = src.rows(columns, groups) if groups is not None else src.rows(columns)
@@ -355,8 +383,11 @@ def load_toucan(cfg: LoadConfig) -> LoadSummary:
                 summary.kept += 1
             if sampler is not None and sampler.done:
                 break  # the whole sample is drawn: the rest of the stream is not read
+        if summary.scanned == 0:  # before the outputs are put in place: nothing is written
+            raise ValueError(f"{where}: the source holds no rows")
         records.flush()
         rejected.flush()
+    summary.warnings.extend(_input_warnings(run, n, population))
     if sampler is not None and not sampler.done and sampler.remaining > 0:
         # e.g. the hub's published row count does not match the revision that was streamed
         summary.warnings.append(
