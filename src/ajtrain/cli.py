@@ -15,6 +15,7 @@ import threading
 from rich.console import Console
 from rich.text import Text
 
+from . import __version__
 from .records import RecordError
 
 # Order here is the order in `ajtrain --help`: the pipeline, then the tools around it.
@@ -43,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
             "trajectories, load Toucan-1.5M, mix, train, evaluate, guard."
         ),
     )
+    parser.add_argument("--version", action="version", version=f"ajtrain {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMAND_MODULES:
         try:
