@@ -68,6 +68,9 @@ def test_error_text_is_printed_literally(tmp_path, capsys):
     assert main(["generate", "--fleet", str(missing)]) == 2
     err = capsys.readouterr().err
     assert str(missing) in err and "💯" not in err
+    assert main(["generate", "--out", str(tmp_path / "[red]out:100:.jsonl")]) == 0
+    out = capsys.readouterr().out
+    assert "[red]out:100:.jsonl" in out and "💯" not in out
 
 
 def test_sigterm_removes_the_temporary_file(tmp_path):

@@ -9,6 +9,7 @@ from pathlib import Path
 import orjson
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from ..config import add_arguments, from_args
 
@@ -21,13 +22,13 @@ def _cell(v) -> str:
 
 def _print_rows(title: str, rows: list[dict], label: str) -> None:
     """One column per row (runs, categories), one line per metric: fits a terminal."""
-    table = Table(title=title)
+    table = Table(title=Text(title))  # paths and model names are user text, never markup
     table.add_column("")
     for r in rows:
-        table.add_column(str(r.get(label, "")), justify="right", overflow="fold")
+        table.add_column(Text(str(r.get(label, ""))), justify="right", overflow="fold")
     keys = [k for k in dict.fromkeys(k for r in rows for k in r) if k != label]
     for k in keys:
-        table.add_row(k, *(_cell(r.get(k)) for r in rows))
+        table.add_row(Text(k), *(Text(_cell(r.get(k))) for r in rows))
     out.print(table)
 
 
@@ -84,7 +85,7 @@ def _run_report(args: argparse.Namespace) -> int:
     rows = write_compare(args.dirs, Path(args.out)) if args.out else compare(args.dirs)
     _print_rows("comparison", rows, "run")
     if args.out:
-        out.print(f"wrote {args.out}/compare.md and compare.html")
+        out.print(Text(f"wrote {args.out}/compare.md and compare.html"))
     return 0
 
 
@@ -113,5 +114,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     r.add_argument("--compare", dest="dirs", nargs="+", required=True, metavar="DIR",
                    help="results directories written by `ajtrain eval --out`")  # fmt: skip
-    r.add_argument("--out", default="", help="directory for compare.md, compare.html and the chart")
+    r.add_argument("--output", "--out", dest="out", default="",
+                   help="directory for compare.md, compare.html and the chart")  # fmt: skip
     r.set_defaults(func=_run_report)

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
+from rich.text import Text
 
 from ..config import add_arguments, from_args, option
 from ..records import atomic_write, dumps, write_json
@@ -92,7 +93,7 @@ def _run(args: argparse.Namespace) -> int:
             return 2
         return run_load(args)
     stats = generate(cfg)
-    table = Table(title=f"{stats['written']} verified trajectories → {cfg.out}")
+    table = Table(title=Text(f"{stats['written']} verified trajectories → {cfg.out}"))
     table.add_column("category")
     table.add_column("count", justify="right")
     for cat, k in stats["categories"].items():
