@@ -33,13 +33,27 @@ def _base_type(tp: Any) -> tuple[Any, bool]:
     return tp, False
 
 
+# Every stage names where it writes with --output; --out, the older name of some, still works.
+OUTPUT_FIELDS = ("out", "output")
+OUTPUT_FLAGS = ("--output", "--out")
+
+
 def add_arguments(parser: argparse.ArgumentParser, cls: type) -> None:
+    """One flag per field with ``help`` metadata. An output field (:data:`OUTPUT_FIELDS`) is
+    ``--output`` with ``--out`` as an alias; a flag the parser already has is left to its owner
+    (``generate --load-dataset toucan`` adds the load flags beside generate's own ``--output``)."""
     hints = typing.get_type_hints(cls)
+    taken = parser._option_string_actions  # an ArgumentParser's or an argument group's
     for f in dataclasses.fields(cls):
         if "help" not in f.metadata:
             continue
-        flag = "--" + f.name.replace("_", "-")
+        flags = OUTPUT_FLAGS if f.name in OUTPUT_FIELDS else ("--" + f.name.replace("_", "-"),)
+        flags = [flag for flag in flags if flag not in taken]
+        if not flags:
+            continue
         kwargs = dict(f.metadata.get("argparse", {}))
+        if f.name in OUTPUT_FIELDS:
+            kwargs.setdefault("metavar", "PATH")
         tp, _ = _base_type(hints[f.name])
         default = f.default if f.default is not dataclasses.MISSING else None
         if f.default_factory is not dataclasses.MISSING:  # type: ignore[misc]
@@ -54,7 +68,7 @@ def add_arguments(parser: argparse.ArgumentParser, cls: type) -> None:
             kwargs.setdefault("type", tp)
         if default not in (None, "", [], False):
             help_text += f" (default: {default})"
-        parser.add_argument(flag, dest=f.name, default=default, help=help_text, **kwargs)
+        parser.add_argument(*flags, dest=f.name, default=default, help=help_text, **kwargs)
 
 
 def from_args(cls: type[T], ns: argparse.Namespace) -> T:
