@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -33,6 +34,7 @@ class OracleServer(ThreadingHTTPServer):
         self.break_every = break_every  # every Nth call gets malformed arguments
         self.max_in_flight = self.in_flight = 0
         self.refuse = ""  # answer every request with HTTP 400 and this message
+        self.failures: list[str] = []  # the next requests: "503" or "drop" (no reply at all)
 
     def answer(self, body: dict) -> dict:
         msgs = body["messages"]
@@ -79,6 +81,15 @@ class Handler(BaseHTTPRequestHandler):
             return self._send(401, {"error": "bad key"})
         if srv.refuse:
             return self._send(400, {"error": srv.refuse})
+        with srv.lock:
+            failure = srv.failures.pop(0) if srv.failures else ""
+        if failure == "503":
+            return self._send(503, {"error": "overloaded"})
+        if failure == "drop":  # the connection closes mid-request: no status line, no body
+            self.close_connection = True
+            return None
+        if failure == "slow":  # answers after the client's timeout
+            time.sleep(1.0)
         with srv.lock:
             srv.in_flight += 1
             srv.max_in_flight = max(srv.max_in_flight, srv.in_flight)
@@ -152,3 +163,20 @@ def test_wrong_key_or_url_is_a_clean_error(server, tmp_path, monkeypatch):
     assert m["truncated"] == 3 and m["parse_errors"] == 3
     with pytest.raises(EndpointError, match="--base-url"):
         evaluate(cfg("", tmp_path, limit=2), progress=False)
+
+
+def test_overload_and_dropped_connections_are_retried(server, tmp_path, monkeypatch):
+    from ajtrain.eval.backends import OpenAIBackend
+
+    monkeypatch.setenv("AJ_TEST_KEY", KEY)
+    monkeypatch.setattr(OpenAIBackend, "BACKOFF_S", 0.0)
+    srv, url = server()
+    srv.failures = ["503", "drop"]  # fewer than the tries of any one request
+    m = evaluate(cfg(url, tmp_path, limit=4), progress=False)
+    assert not srv.failures and m["safe_success"] == 1.0 and m["truncated"] == 0
+    srv.failures = ["slow"]  # a reply later than --timeout-s is tried again
+    m = evaluate(cfg(url, tmp_path, limit=1, timeout_s=0.3), progress=False)
+    assert not srv.failures and m["safe_success"] == 1.0
+    srv.failures = ["503"] * 3  # every try of one request fails: a setup problem, said plainly
+    with pytest.raises(EndpointError, match="no answer after 3 tries.*HTTP 503"):
+        evaluate(cfg(url, tmp_path, limit=1), progress=False)

@@ -12,8 +12,6 @@ from __future__ import annotations
 import os
 import re
 import time
-import urllib.error
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -254,13 +252,23 @@ def wire_messages(messages: list[Message]) -> list[dict]:
 
 
 class OpenAIBackend:
-    """``openai:MODEL`` at ``base_url`` (…/v1); the key is read from ``api_key_env`` if set."""
+    """``openai:MODEL`` at ``base_url`` (…/v1); the key is read from ``api_key_env`` if set.
+
+    One pooled ``httpx`` client for all requests (``concurrency`` in flight). A request is tried
+    :attr:`RETRIES` times, backing off (or as ``Retry-After`` says), when the server cannot be
+    reached, times out, drops the connection mid-reply, or answers 429/5xx; a setup problem
+    (bad URL, key, or a server without tool calling) is an :class:`EndpointError` at once, and a
+    prompt too long for the model is that episode's error, scored as such.
+    """
 
     RETRIES = 3
+    BACKOFF_S = 0.5  # doubled after each failed try
 
     def __init__(self, model: str, base_url: str, api_key_env: str = "OPENAI_API_KEY",
                  temperature: float = 0.0, max_new_tokens: int = 256, concurrency: int = 8,
                  timeout_s: float = 120.0):  # fmt: skip
+        import httpx
+
         if not base_url:
             raise EndpointError(
                 f"--model openai:{model} needs --base-url (e.g. http://localhost:8000/v1)"
@@ -268,12 +276,17 @@ class OpenAIBackend:
         self.model = model
         self.name = f"openai:{model}"
         self.url = base_url.rstrip("/") + "/chat/completions"
-        self.key = os.environ.get(api_key_env, "") if api_key_env else ""
+        key = os.environ.get(api_key_env, "") if api_key_env else ""
         self.temperature = temperature
         self.max_new_tokens = max_new_tokens
-        self.timeout_s = timeout_s
         self.deterministic = False  # servers batch requests: even greedy output may vary
-        self.pool = ThreadPoolExecutor(max_workers=max(1, concurrency))
+        workers = max(1, concurrency)
+        self.pool = ThreadPoolExecutor(max_workers=workers)
+        self.client = httpx.Client(
+            timeout=httpx.Timeout(timeout_s, connect=min(timeout_s, 10.0)),
+            limits=httpx.Limits(max_connections=workers, max_keepalive_connections=workers),
+            headers={"Authorization": f"Bearer {key}"} if key else {},
+        )
         self.requests_sent = 0
 
     def complete(self, requests: list[Request]) -> list[Parsed]:
@@ -302,34 +315,48 @@ class OpenAIBackend:
         return parsed
 
     def _post(self, body: dict) -> Any:
+        import httpx
+
         data = orjson.dumps(body)
-        headers = {"Content-Type": "application/json"}
-        if self.key:
-            headers["Authorization"] = f"Bearer {self.key}"
-        problem = ""
-        for attempt in range(self.RETRIES):
-            req = urllib.request.Request(self.url, data=data, headers=headers, method="POST")
+        problem, wait = "", self.BACKOFF_S
+        for _ in range(self.RETRIES):
             try:
-                with urllib.request.urlopen(req, timeout=self.timeout_s) as resp:
-                    self.requests_sent += 1
-                    return orjson.loads(resp.read())
-            except urllib.error.HTTPError as e:
-                detail = e.read()[:300].decode(errors="replace")
-                if e.code in (400, 413, 422) and re.search(r"context|token|length", detail, re.I):
-                    return {"error": f"HTTP {e.code}: {detail}"}  # too long: this episode's problem
-                if e.code == 400 and "tool" in detail.lower():
+                resp = self.client.post(
+                    self.url, content=data, headers={"Content-Type": "application/json"}
+                )
+            except httpx.TimeoutException:
+                problem = f"no reply within the timeout ({self.client.timeout.read:g} s)"
+            except httpx.TransportError as e:  # refused, reset, dropped mid-reply
+                problem = f"{type(e).__name__}: {e}"
+            else:
+                self.requests_sent += 1
+                if resp.status_code == 200:
+                    try:
+                        return orjson.loads(resp.content)
+                    except orjson.JSONDecodeError:
+                        return {"error": "reply is not JSON"}
+                code, detail = resp.status_code, resp.text[:300]
+                if code in (400, 413, 422) and re.search(r"context|token|length", detail, re.I):
+                    return {"error": f"HTTP {code}: {detail}"}  # too long: this episode's problem
+                if code == 400 and "tool" in detail.lower():
                     detail += (
                         " (vLLM: serve with --enable-auto-tool-choice --tool-call-parser hermes)"
                     )
-                if e.code < 500 and e.code != 429:
-                    raise EndpointError(f"{self.url}: HTTP {e.code}: {detail}") from None
-                problem = f"HTTP {e.code}: {detail}"
-            except (urllib.error.URLError, TimeoutError, ConnectionError) as e:
-                problem = str(getattr(e, "reason", e))
-            except orjson.JSONDecodeError:
-                return {"error": "reply is not JSON"}
-            time.sleep(0.5 * 2**attempt)
+                if code < 500 and code != 429:
+                    raise EndpointError(f"{self.url}: HTTP {code}: {detail}")
+                problem = f"HTTP {code}: {detail}"
+                wait = max(wait, _retry_after(resp))
+            time.sleep(wait)
+            wait *= 2
         raise EndpointError(f"{self.url}: no answer after {self.RETRIES} tries ({problem})")
+
+
+def _retry_after(resp) -> float:
+    """Seconds a 429/503 reply asks to wait (capped at a minute), else 0."""
+    try:
+        return min(float(resp.headers.get("Retry-After", 0)), 60.0)
+    except ValueError:
+        return 0.0
 
 
 def make_backend(cfg: Any) -> Backend:
