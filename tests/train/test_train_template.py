@@ -75,10 +75,10 @@ RECORD = {
 # What each template should train on, per assistant turn, written out by hand.
 EXPECTED = {
     "tiny": [
-        '<think>\nLook first.\n</think>\n\n\n<tool_call>\n{"name": "list_agents", "arguments": '
+        '<think>\nLook first.\n</think>\n\n<tool_call>\n{"name": "list_agents", "arguments": '
         '{"filter": "web"}}\n</tool_call><|im_end|>',
         "web-01 or web-02?<|im_end|>",
-        '\n<tool_call>\n{"name": "shutdown_agent", "arguments": {"name": "web-02"}}\n</tool_call><|im_end|>',
+        '<tool_call>\n{"name": "shutdown_agent", "arguments": {"name": "web-02"}}\n</tool_call><|im_end|>',
         "Done.<|im_end|>",
     ],
     "llama": [
@@ -163,7 +163,7 @@ def test_generation_prompt_round_trip(base_tokenizer, tmp_path):
     )
     assert tok.eos_token == "<|im_end|>" and tok.pad_token != tok.eos_token
     # A "generated" continuation, tokenised and decoded as the eval stage would.
-    reply = '\n<tool_call>\n{"name": "list_agents", "arguments": {"filter": "web"}}\n</tool_call><|im_end|>'
+    reply = '<tool_call>\n{"name": "list_agents", "arguments": {"filter": "web"}}\n</tool_call><|im_end|>'
     ids = tok(prompt + reply, add_special_tokens=False)["input_ids"]
     stop = ids.index(tok.eos_token_id, len(tok(prompt, add_special_tokens=False)["input_ids"]))
     generated = tok.decode(ids[:stop], skip_special_tokens=True)

@@ -367,5 +367,9 @@ def make_backend(cfg: Any) -> Backend:
     if model.startswith("openai:"):
         return OpenAIBackend(model.removeprefix("openai:"), cfg.base_url, cfg.api_key_env,
                              cfg.temperature, cfg.max_new_tokens, cfg.concurrency, cfg.timeout_s)  # fmt: skip
+    from ..train.bases import PACKAGED, resolve_base
+
+    if model in PACKAGED or model.endswith(".gguf"):  # an untrained base, converted once
+        model = resolve_base(model)
     return HFBackend(model, cfg.max_new_tokens, cfg.temperature, cfg.batch_size, cfg.device,
                      cfg.shared_prefix)  # fmt: skip

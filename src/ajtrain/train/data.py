@@ -15,9 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from ..records import Record, RecordError, iter_jsonl, parse_arguments, parse_tools, validate_record
-from .template import SpanFinder, token_mask
+from .template import SpanFinder, boundary_mismatches, token_mask
 
 IGNORE = -100
+BOUNDARY_CHECKS = 8  # rows whose every prompt/completion boundary is checked (see tokenize)
 
 
 class SkipRow(ValueError):
@@ -52,6 +53,9 @@ class TokenStats:
     skipped: Counter = field(default_factory=Counter)
     examples: list[str] = field(default_factory=list)  # the first few skip messages
     inexact_template_turns: int = 0
+    # assistant turns (of the first BOUNDARY_CHECKS rows) whose generation prompt does not
+    # tokenize as a prefix of the trained text: see template.boundary_mismatches
+    boundary_mismatch_turns: int = 0
 
     def skip(self, where: str, err: SkipRow) -> None:
         self.skipped[err.reason] += 1
@@ -64,6 +68,7 @@ class TokenStats:
             "tokens": self.tokens, "trained_tokens": self.trained_tokens,
             "skipped": dict(self.skipped), "skip_examples": self.examples,
             "inexact_template_turns": self.inexact_template_turns,
+            "boundary_mismatch_turns": self.boundary_mismatch_turns,
         }  # fmt: skip
 
 
@@ -174,7 +179,7 @@ def tokenize(
     """
     from rich.progress import Progress
 
-    stats, out = TokenStats(rows=len(rows)), []
+    stats, out, checked = TokenStats(rows=len(rows)), [], 0
     finder = SpanFinder(tokenizer)
     with Progress(transient=True) as progress:
         task = progress.add_task("tokenising", total=len(rows))
@@ -184,6 +189,11 @@ def tokenize(
                 try:
                     messages, tools = conversation(obj, where)
                     text, spans = finder(messages, tools)
+                    if checked < BOUNDARY_CHECKS:
+                        checked += 1
+                        stats.boundary_mismatch_turns += len(
+                            boundary_mismatches(finder.render, tokenizer, messages, tools)
+                        )
                 except SkipRow as e:
                     stats.skip(where, e)
                     continue

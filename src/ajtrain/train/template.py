@@ -12,65 +12,105 @@ the tool list), the turn's own text is searched for after the previous turn; wha
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
-# Hermes/Qwen2.5 style turns; the eval stage parses this exact tool-call shape. Tool-call
-# arguments may be dicts (rendered as JSON) or, from OpenAI-style clients, JSON strings (rendered
-# verbatim). The tool list is compact — one line per tool, `name(param: type, opt?: type): what it
-# does` — because a model trained from scratch on a CPU pays for every prompt token: full JSON
-# schemas were over half of each shutdown conversation. Every piece of text is a Jinja string
-# expression so whitespace control cannot eat a newline.
-TINY_CHAT_TEMPLATE = (
-    "{%- if tools %}"
-    "{{- '<|im_start|>system\\n' }}"
-    "{%- if messages and messages[0].role == 'system' %}"
-    "{{- (messages[0].content or '') + '\\n\\n' }}{%- endif %}"
-    "{{- '# Tools\\n<tools>' }}"
-    "{%- for tool in tools %}"
-    "{%- set fn = tool.function if tool.function is defined else tool %}"
-    "{%- set params = fn.parameters if fn.parameters is mapping else {} %}"
-    "{%- set props = params.properties if params.properties is mapping else {} %}"
-    "{%- set required = params.required if params.required is iterable else [] %}"
-    "{{- '\\n' + fn.name + '(' }}"
-    "{%- for pname, spec in props.items() %}"
-    "{{- (', ' if not loop.first else '') + pname + ('' if pname in required else '?') }}"
-    "{%- if spec is mapping and spec.type is defined %}"
-    "{{- ': ' + (spec.type if spec.type is string else spec.type | join('|')) }}{%- endif %}"
-    "{%- endfor %}"
-    "{{- '): ' + ((fn.description or '') | string)[:160] }}"
-    "{%- endfor %}"
-    "{{- '\\n</tools>\\nCall a tool with <tool_call>\\n"
-    '{\\"name\\": <function-name>, \\"arguments\\": <args-json-object>}\\n</tool_call>'
-    "<|im_end|>\\n' }}"
-    "{%- elif messages and messages[0].role == 'system' %}"
-    "{{- '<|im_start|>system\\n' + (messages[0].content or '') + '<|im_end|>\\n' }}"
-    "{%- endif %}"
-    "{%- for message in messages %}"
-    "{%- if message.role == 'user' or (message.role == 'system' and not loop.first) %}"
-    "{{- '<|im_start|>' + message.role + '\\n' + (message.content or '') + '<|im_end|>\\n' }}"
-    "{%- elif message.role == 'assistant' %}"
-    "{{- '<|im_start|>assistant\\n' }}"
-    "{%- if message.reasoning_content %}"
-    "{{- '<think>\\n' + message.reasoning_content + '\\n</think>\\n\\n' }}{%- endif %}"
-    "{{- message.content or '' }}"
-    "{%- for call in message.tool_calls or [] %}"
-    "{%- set fn = call.function if call.function is defined else call %}"
-    '{{- \'\\n<tool_call>\\n{"name": "\' + fn.name + \'", "arguments": \' }}'
-    "{%- if fn.arguments is string %}{{- fn.arguments }}{%- else %}{{- fn.arguments | tojson }}"
-    "{%- endif %}"
-    "{{- '}\\n</tool_call>' }}"
-    "{%- endfor %}"
-    "{{- '<|im_end|>\\n' }}"
-    "{%- elif message.role == 'tool' %}"
-    "{%- if loop.first or messages[loop.index0 - 1].role != 'tool' %}"
-    "{{- '<|im_start|>user' }}{%- endif %}"
-    "{{- '\\n<tool_response>\\n' + (message.content or '') + '\\n</tool_response>' }}"
-    "{%- if loop.last or messages[loop.index0 + 1].role != 'tool' %}"
-    "{{- '<|im_end|>\\n' }}{%- endif %}"
-    "{%- endif %}"
-    "{%- endfor %}"
-    "{%- if add_generation_prompt %}{{- '<|im_start|>assistant\\n' }}{%- endif %}"
-)
+
+# Hermes/Qwen2.5-style tool calls inside a base's own turn markers; the eval stage parses this
+# exact tool-call shape. Tool-call arguments may be dicts (rendered as JSON) or, from
+# OpenAI-style clients, JSON strings (rendered verbatim). The tool list is compact — one line per
+# tool, `name(param: type, opt?: type): what it does` — because a small model on a CPU pays for
+# every prompt token: full JSON schemas were over half of each shutdown conversation. Every piece
+# of text is a Jinja string expression so whitespace control cannot eat a newline.
+#
+# Token boundaries: the text a model is trained on must tokenize, at every prompt/completion
+# boundary, as the prompt it is given at generation. A turn header ends in "\n"; a tool call
+# directly after it must not begin with "\n", or BPE tokenizers (Gemma, Qwen, Llama) merge the
+# two newlines into one token that never follows a generation prompt (docs/TRAINING_ARCHITECTURE.md,
+# "Chat templates").
+def tool_chat_template(start: str, end: str, assistant: str, bos: str = "") -> str:
+    """A tool-calling chat template in the given turn markers (``start`` role ``\\n`` … ``end``)."""
+    q = lambda text: "'" + text + "'"  # noqa: E731 — a Jinja string literal
+    open_, close = q(start), q(end + "\\n")
+    return (
+        (f"{{{{- {q(bos)} }}}}" if bos else "") + "{%- if tools %}"
+        f"{{{{- {open_} + 'system\\n' }}}}"
+        "{%- if messages and messages[0].role == 'system' %}"
+        "{{- (messages[0].content or '') + '\\n\\n' }}{%- endif %}"
+        "{{- '# Tools\\n<tools>' }}"
+        "{%- for tool in tools %}"
+        "{%- set fn = tool.function if tool.function is defined else tool %}"
+        "{%- set params = fn.parameters if fn.parameters is mapping else {} %}"
+        "{%- set props = params.properties if params.properties is mapping else {} %}"
+        "{%- set required = params.required if params.required is iterable else [] %}"
+        "{{- '\\n' + fn.name + '(' }}"
+        "{%- for pname, spec in props.items() %}"
+        "{{- (', ' if not loop.first else '') + pname + ('' if pname in required else '?') }}"
+        "{%- if spec is mapping and spec.type is defined %}"
+        "{{- ': ' + (spec.type if spec.type is string else spec.type | join('|')) }}{%- endif %}"
+        "{%- endfor %}"
+        "{{- '): ' + ((fn.description or '') | string)[:160] }}"
+        "{%- endfor %}"
+        "{{- '\\n</tools>\\nCall a tool with <tool_call>\\n"
+        '{\\"name\\": <function-name>, \\"arguments\\": <args-json-object>}\\n</tool_call>\' }}'
+        f"{{{{- {close} }}}}"
+        "{%- elif messages and messages[0].role == 'system' %}"
+        f"{{{{- {open_} + 'system\\n' + (messages[0].content or '') + {close} }}}}"
+        "{%- endif %}"
+        "{%- for message in messages %}"
+        "{%- if message.role == 'user' or (message.role == 'system' and not loop.first) %}"
+        f"{{{{- {open_} + message.role + '\\n' + (message.content or '') + {close} }}}}"
+        "{%- elif message.role == 'assistant' %}"
+        f"{{{{- {open_} + {q(assistant)} + '\\n' }}}}"
+        "{%- if message.reasoning_content %}"
+        "{{- '<think>\\n' + message.reasoning_content + '\\n</think>\\n\\n' }}{%- endif %}"
+        "{{- message.content or '' }}"
+        "{%- for call in message.tool_calls or [] %}"
+        "{%- set fn = call.function if call.function is defined else call %}"
+        "{%- if message.content or not loop.first %}{{- '\\n' }}{%- endif %}"
+        '{{- \'<tool_call>\\n{"name": "\' + fn.name + \'", "arguments": \' }}'
+        "{%- if fn.arguments is string %}{{- fn.arguments }}{%- else %}{{- fn.arguments | tojson }}"
+        "{%- endif %}"
+        "{{- '}\\n</tool_call>' }}"
+        "{%- endfor %}"
+        f"{{{{- {close} }}}}"
+        "{%- elif message.role == 'tool' %}"
+        "{%- if loop.first or messages[loop.index0 - 1].role != 'tool' %}"
+        f"{{{{- {open_} + 'user' }}}}{{%- endif %}}"
+        "{{- '\\n<tool_response>\\n' + (message.content or '') + '\\n</tool_response>' }}"
+        "{%- if loop.last or messages[loop.index0 + 1].role != 'tool' %}"
+        f"{{{{- {close} }}}}{{%- endif %}}"
+        "{%- endif %}"
+        "{%- endfor %}"
+        f"{{%- if add_generation_prompt %}}{{{{- {open_} + {q(assistant)} + '\\n' }}}}{{%- endif %}}"
+    )
+
+
+# name: (turn start, turn end, assistant role, bos text). "hermes" is ChatML (the tiny model's
+# and Qwen's markers); "gemma" is Gemma's, whose role for the model is "model".
+TEMPLATE_MARKERS = {
+    "hermes": ("<|im_start|>", "<|im_end|>", "assistant", ""),
+    "gemma": ("<start_of_turn>", "<end_of_turn>", "model", "<bos>"),
+}
+TINY_CHAT_TEMPLATE = tool_chat_template(*TEMPLATE_MARKERS["hermes"][:3])
+CHAT_TEMPLATES = {name: tool_chat_template(*m) for name, m in TEMPLATE_MARKERS.items()}
+
+
+def chat_template_for(tokenizer: Any, choice: str | None = None) -> tuple[str, str, str | None]:
+    """(name, template text, end-of-turn marker) for ``--chat-template``: a shipped name, a
+    Jinja file, or (``None``) the shipped template whose markers are the tokenizer's tokens."""
+    if choice and choice not in CHAT_TEMPLATES:
+        path = Path(choice)
+        if not path.is_file():
+            raise ValueError(
+                f"--chat-template {choice}: neither a shipped template "
+                f"({', '.join(CHAT_TEMPLATES)}) nor a file"
+            )
+        return path.name, path.read_text(encoding="utf-8"), None
+    if not choice:
+        vocab = tokenizer.get_vocab()
+        choice = "gemma" if "<start_of_turn>" in vocab else "hermes"
+    return choice, CHAT_TEMPLATES[choice], TEMPLATE_MARKERS[choice][1]
 
 
 def render_fn(tokenizer: Any):
@@ -128,8 +168,14 @@ class SpanFinder:
     def __init__(self, tokenizer: Any, fast: bool = True):
         self.render = render_fn(tokenizer)
         self.inexact = 0
-        # The tiny template's turns are delimited by its own markers: one render, then a scan.
-        self.fast = fast and tokenizer.chat_template == TINY_CHAT_TEMPLATE
+        # A shipped template's turns are delimited by its own markers: one render, then a scan.
+        self.markers = next(
+            ((start + assistant + "\n", end)
+             for name, (start, end, assistant, _) in TEMPLATE_MARKERS.items()
+             if tokenizer.chat_template == CHAT_TEMPLATES[name]),
+            None,
+        )  # fmt: skip
+        self.fast = fast and self.markers is not None
         self.checked = 0
 
     def __call__(
@@ -137,7 +183,7 @@ class SpanFinder:
     ) -> tuple[str, list[tuple[int, int]]]:
         if self.fast:
             full = self.render(messages, tools, False)
-            spans = _marker_spans(full)
+            spans = _marker_spans(full, *self.markers)
             if len(spans) == sum(1 for m in messages if m["role"] == "assistant"):
                 if self.checked >= self.SELF_CHECKS:
                     return full, spans
@@ -176,19 +222,17 @@ class SpanFinder:
         return _common_prefix_len(before, full), _common_prefix_len(through, full)
 
 
-_HEADER, _END = "<|im_start|>assistant\n", "<|im_end|>"
-
-
-def _marker_spans(full: str) -> list[tuple[int, int]]:
-    """Assistant spans of a tiny-template text: after each assistant header, through <|im_end|>."""
-    spans, at = [], full.find(_HEADER)
+def _marker_spans(full: str, header: str, end_marker: str) -> list[tuple[int, int]]:
+    """Assistant spans of a shipped template's text: after each assistant header, through the
+    end-of-turn marker."""
+    spans, at = [], full.find(header)
     while at >= 0:
-        start = at + len(_HEADER)
-        end = full.find(_END, start)
+        start = at + len(header)
+        end = full.find(end_marker, start)
         if end < 0:
             break
-        spans.append((start, end + len(_END)))
-        at = full.find(_HEADER, end)
+        spans.append((start, end + len(end_marker)))
+        at = full.find(header, end)
     return spans
 
 
@@ -202,3 +246,19 @@ def token_mask(offsets: list[tuple[int, int]], spans: list[tuple[int, int]]) -> 
         inside = k < len(spans) and spans[k][0] <= tok_start < spans[k][1]
         mask.append(inside and tok_end > tok_start)
     return mask
+
+
+def boundary_mismatches(
+    render: Any, tokenizer: Any, messages: list[dict], tools: list[dict]
+) -> list[int]:
+    """Indices of assistant turns whose generation prompt does not tokenize as a prefix of the
+    conversation's tokens: trained on such text, a model never sees the token that ends the
+    prompt followed by its reply (e.g. two newlines merged into one token)."""
+    ids = tokenizer(render(messages, tools, False), add_special_tokens=False)["input_ids"]
+    bad = []
+    for i, msg in enumerate(messages):
+        if msg["role"] == "assistant" and i:
+            prompt = tokenizer(render(messages[:i], tools, True), add_special_tokens=False)
+            if ids[: len(prompt["input_ids"])] != prompt["input_ids"]:
+                bad.append(i)
+    return bad

@@ -132,6 +132,7 @@ def copy_warmup(
     target: float = 0.95,
     max_seconds: float = 0.0,
     show_progress: bool = True,
+    log: Any = None,
 ) -> WarmupResult:
     """Teach a from-scratch model to copy from its context before it sees the data.
 
@@ -211,6 +212,9 @@ def copy_warmup(
             if done % 100 == 0 or done == limit:
                 acc = _copy_accuracy(model, *check)
                 progress.update(task, completed=done, description=f"{label} (copies {acc:.0%})")
+                if log is not None and done % 500 == 0:  # a plain line for logs off a terminal
+                    log(f"{label}: step {done}/{limit}, copies {acc:.0%}, "
+                        f"{time.monotonic() - t0:.0f} s")  # fmt: skip
                 if stop_at is not None and acc >= stop_at:
                     break
         return done, acc

@@ -18,7 +18,7 @@ from typing import Any
 from ..records import write_json
 from .batching import PackedCollator, PaddedCollator, fixed_batches, group_by_length, pack
 from .config import TrainConfig
-from .data import IGNORE, TokenStats, load_dataset, tokenize
+from .data import BOUNDARY_CHECKS, IGNORE, TokenStats, load_dataset, tokenize
 from .summary import write_summary
 from .tiny import TinyShape, new_model, train_tokenizer, without_identifiers
 
@@ -45,9 +45,11 @@ def _tokenizer(cfg: TrainConfig, rows: list, out: Path, args: Any) -> Any:
     from transformers import AutoTokenizer
 
     if not cfg.is_tiny:
+        from .bases import prepare_tokenizer
+
         tok = AutoTokenizer.from_pretrained(cfg.base_model)
-        if tok.pad_token is None:
-            tok.pad_token = tok.eos_token
+        name = prepare_tokenizer(tok, template=cfg.chat_template or None)
+        _log(f"chat template: {name}")
         return tok
     saved = out / "tokenizer"
     # Rank 0 trains it, the others load the same files: every rank must agree on the ids.
@@ -204,6 +206,33 @@ def _time_budget_callback(budget_s: float, peak_lr: float, warmup: float) -> Any
     return TimeBudget()
 
 
+def _plain_log_callback() -> Any:
+    from transformers import TrainerCallback
+
+    class PlainLog(TrainerCallback):
+        """One plain line per logging step (the progress bar is transient and hidden off a
+        terminal, so a log file would otherwise show nothing until the end)."""
+
+        def on_train_begin(self, args, state, control, **kw):
+            self.t0 = time.monotonic()
+            _log(f"training: {state.max_steps} steps")
+
+        def on_log(self, args, state, control, logs=None, **kw):
+            if not logs or not state.is_world_process_zero:
+                return
+            done = max(1, state.global_step)
+            spent = time.monotonic() - self.t0
+            left = spent / done * max(0, state.max_steps - done)
+            shown = ", ".join(
+                f"{k} {v:.4g}" for k, v in logs.items()
+                if k in ("loss", "eval_loss", "learning_rate", "grad_norm")
+            )  # fmt: skip
+            _log(f"step {state.global_step}/{state.max_steps}: {shown}; {spent:.0f} s, "
+                 f"~{left:.0f} s left")  # fmt: skip
+
+    return PlainLog()
+
+
 def _training_args(cfg: TrainConfig, out: Path, has_val: bool) -> Any:
     import torch
     from transformers import TrainingArguments
@@ -255,10 +284,16 @@ def train(cfg: TrainConfig) -> Path:
     The directory loads with ``AutoModelForCausalLM``/``AutoTokenizer.from_pretrained`` (chat
     template inside) and holds ``training_summary.json`` and ``loss_curve.png``.
     """
+    from dataclasses import replace
+
     import torch
     from transformers import set_seed
 
+    from .bases import resolve_base
+
     t0 = time.monotonic()
+    # A packaged name or a *.gguf file becomes a cached HF directory (converted once).
+    cfg = replace(cfg, base_model=resolve_base(cfg.base_model))
     out = Path(cfg.output)
     resume_from = _latest_checkpoint(out / "checkpoints") if cfg.resume else None
     if cfg.resume and resume_from is None:
@@ -283,6 +318,13 @@ def train(cfg: TrainConfig) -> Path:
         val = random.Random(cfg.seed).sample(val, cfg.val_rows)
     val_ex, val_stats = tokenize(val, tokenizer, max_length) if val else ([], TokenStats())
     _check_usable(cfg, train_stats)
+    if train_stats.boundary_mismatch_turns:
+        _log(
+            f"[yellow]warning:[/] {train_stats.boundary_mismatch_turns} assistant turns of the "
+            f"first {BOUNDARY_CHECKS} rows: the generation prompt does not tokenize as a prefix "
+            "of the trained text, so the model is trained on token boundaries it never sees at "
+            "generation; try --chat-template hermes or gemma"
+        )
     if ds.val and not val_ex:
         raise ValueError(
             f"{cfg.data}: no usable validation records ({'; '.join(val_stats.examples)})"
@@ -303,16 +345,21 @@ def train(cfg: TrainConfig) -> Path:
     if cfg.is_tiny and cfg.tiny_copy_warmup > 0 and resume_from is None:
         from .tiny import copy_warmup
 
+        _log(
+            f"copy drills first: at most {cfg.tiny_copy_warmup} steps (--tiny-copy-warmup; 0 "
+            "skips them), stopping once the model copies 95%; not counted in --max-steps"
+        )
         # Under a time budget, the drills may use at most half of it.
         warm = copy_warmup(model, tokenizer, cfg.tiny_copy_warmup, cfg.seed,
                            max_seconds=cfg.time_budget_s / 2,
-                           show_progress=int(os.environ.get("RANK", "0")) == 0)  # fmt: skip
+                           show_progress=int(os.environ.get("RANK", "0")) == 0,
+                           log=_log)  # fmt: skip
         _log(
             f"copy warm-up: {warm.steps} + {warm.small_steps} steps in {warm.seconds:.0f} s, "
             f"copies {warm.copy_accuracy:.0%} of drill tokens "
             f"({warm.small_copy_accuracy:.0%} from small alphabets)"
         )
-    callbacks = []
+    callbacks = [_plain_log_callback()]
     if cfg.time_budget_s > 0:
         lr, warmup = cfg.resolved_learning_rate(), cfg.warmup_ratio
         budget = max(1.0, cfg.time_budget_s - (warm.seconds if warm else 0.0))
