@@ -13,11 +13,13 @@ Lines are copied unchanged, so the output is valid input to ``train`` exactly as
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import glob
 import hashlib
 import os
 import random
+import threading
 from array import array
 from collections import Counter
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -30,7 +32,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeR
 
 from ..records import write_json
 from .index import DEDUP_HASH, TOKEN_PROXY, FileIndex, index_files
-from .outdir import staged
+from .outdir import staged, sync_soon
 from .recipe import Recipe, RecipeError, Source, load_recipe
 
 err = Console(stderr=True)
@@ -170,15 +172,17 @@ def split(
     """
     rng = random.Random(f"{seed}:split")
     rng.shuffle(units)
+    if all(copies == 1 for _, _, copies in units):  # the first n_val units are val, in order
+        pairs = [(p, i) for p, i, _ in units]
+        return pairs[n_val:], pairs[:n_val]
     train: list[tuple[int, int]] = []
     val: list[tuple[int, int]] = []
     for p, i, copies in units:
         side = val if len(val) + copies <= n_val else train
         side.extend([(p, i)] * copies)
-    if any(copies > 1 for _, _, copies in units):  # else the unit shuffle already set the order
-        rng = random.Random(f"{seed}:order")
-        rng.shuffle(train)
-        rng.shuffle(val)
+    rng = random.Random(f"{seed}:order")  # else the unit shuffle has already set the order
+    rng.shuffle(train)
+    rng.shuffle(val)
     return train, val
 
 
@@ -190,66 +194,66 @@ def write_lines(
 ) -> dict[str, Any]:
     """Pass 2: copy the chosen lines, in order, by offset; returns (count, sha256, bytes).
 
-    Lines are read straight into one of two chunk buffers while a thread hashes and writes the
-    other: ``preadv``, ``sha256.update`` and ``write`` all release the GIL, so reading overlaps
-    hashing and writing, and no per-line ``bytes`` is made. The file is not synced here: the
+    Lines are read straight into one of two chunk buffers while two threads hash and write the
+    other: ``preadv``, ``sha256.update`` and ``write`` all release the GIL, so the three overlap,
+    and no per-line ``bytes`` is made. The file is not synced here: the
     output set is synced as a whole before it is swapped in (:mod:`.outdir`).
     """
     sha = hashlib.sha256()
     views = [memoryview(bytearray(CHUNK)), memoryview(bytearray(CHUNK))]
+    read = os.preadv if hasattr(os, "preadv") else _pread_into  # preadv: Linux, the BSDs
     cur, pos, size = 0, 0, 0
-    with open(path, "wb", buffering=0) as fh, ThreadPoolExecutor(1) as writer:
+    with open(path, "wb", buffering=0) as fh, ThreadPoolExecutor(2) as threads:
         pending: list[Future] = []
 
         def emit(view: memoryview) -> None:
-            # One chunk in flight: once it is done, the buffer it used is free to fill again.
-            if pending:
+            # One chunk in flight, hashed and written at once: once both are done, the buffer
+            # it used is free to fill again.
+            while pending:
                 pending.pop().result()
-            pending.append(writer.submit(_hash_and_write, sha, fh, view))
+            pending.extend((threads.submit(sha.update, view), threads.submit(_write, fh, view)))
 
         for p, i in items:
             pool = pools[p]
-            n, source = pool.lengths[i], inputs[pool.file_ids[i]]
+            n = pool.lengths[i]
             size += n + 1
-            if pos + n + 1 > CHUNK:
+            if pos + n >= CHUNK:
                 if pos:
                     emit(views[cur][:pos])
                     cur, pos = cur ^ 1, 0
-                if n + 1 > CHUNK:  # a line longer than a buffer gets one of its own
+                if n >= CHUNK:  # a line longer than a buffer gets one of its own
                     big = memoryview(bytearray(n + 1))
-                    _read_line(source, big, n, pool.offsets[i])
+                    fd, source = inputs[pool.file_ids[i]]
+                    if read(fd, [big[:n]], pool.offsets[i]) != n:
+                        raise _changed(source)
+                    big[n] = 0x0A
                     emit(big)
                     continue
-            _read_line(source, views[cur][pos:], n, pool.offsets[i])
+            view = views[cur]
+            fd, source = inputs[pool.file_ids[i]]
+            if read(fd, [view[pos : pos + n]], pool.offsets[i]) != n:
+                raise _changed(source)
+            view[pos + n] = 0x0A
             pos += n + 1
         if pos:
             emit(views[cur][:pos])
-        if pending:
+        while pending:
             pending.pop().result()
     return {"records": len(items), "sha256": sha.hexdigest(), "bytes": size}
-
-
-def _read_line(source: tuple[int, str], view: memoryview, n: int, offset: int) -> None:
-    """Read ``n`` bytes at ``offset`` of the (fd, path) ``source`` into ``view``, then a newline."""
-    if _preadv(source[0], view[:n], offset) != n:
-        raise _changed(source[1])
-    view[n] = 0x0A
 
 
 def _changed(path: str) -> ValueError:
     return ValueError(f"{path}: changed while the mix was reading it; run it again")
 
 
-def _preadv(fd: int, view: memoryview, offset: int) -> int:
-    if hasattr(os, "preadv"):  # Linux, BSDs: straight into the buffer
-        return os.preadv(fd, [view], offset)
-    data = os.pread(fd, len(view), offset)
-    view[: len(data)] = data
+def _pread_into(fd: int, buffers: list[memoryview], offset: int) -> int:
+    """``os.preadv`` for one buffer, where the system lacks it."""
+    data = os.pread(fd, len(buffers[0]), offset)
+    buffers[0][: len(data)] = data
     return len(data)
 
 
-def _hash_and_write(sha: Any, fh: Any, view: memoryview) -> None:
-    sha.update(view)
+def _write(fh: Any, view: memoryview) -> None:
     while view:
         view = view[fh.write(view) :]
 
@@ -336,6 +340,8 @@ def _mix(
     chart: bool,
 ) -> dict[str, Any]:
     """Both passes into ``tmp``, which will become ``out``; returns the manifest (not written)."""
+    if chart:  # matplotlib takes a second or two to import: do it while pass 1 runs
+        threading.Thread(target=_import_chart, name="import matplotlib").start()
     if decontam_keys is None:
         decontam_keys, decontam_status = load_decontam_keys()
     else:
@@ -364,10 +370,9 @@ def _mix(
     try:
         for ix in files:
             inputs.append((os.open(ix.path, os.O_RDONLY), ix.path))
-        outputs = {
-            "train.jsonl": write_lines(tmp / "train.jsonl", train, pools, inputs),
-            "val.jsonl": write_lines(tmp / "val.jsonl", val, pools, inputs),
-        }
+        outputs = {"train.jsonl": write_lines(tmp / "train.jsonl", train, pools, inputs)}
+        sync_soon(tmp / "train.jsonl")  # its write-back overlaps val, the manifest and the chart
+        outputs["val.jsonl"] = write_lines(tmp / "val.jsonl", val, pools, inputs)
     finally:
         for fd, _ in inputs:
             os.close(fd)
@@ -377,6 +382,11 @@ def _mix(
     if chart:
         manifest["chart"] = _chart(manifest, tmp / "composition.png")
     return manifest
+
+
+def _import_chart() -> None:
+    with contextlib.suppress(ImportError):  # reported by _chart, which imports it again
+        from . import chart  # noqa: F401
 
 
 def _chart(manifest: dict, path: Path) -> str | None:

@@ -146,6 +146,17 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def sync_soon(path: Path) -> None:
+    """Start writing ``path`` back to disk on a thread, so that the sync before the swap finds
+    little left to wait for; what the mix does meanwhile overlaps the disk writes."""
+
+    def sync() -> None:
+        with contextlib.suppress(OSError):  # gone if the mix failed; the final sync reports
+            _fsync_path(path)
+
+    threading.Thread(target=sync, name=f"sync {path.name}", daemon=True).start()
+
+
 def _fsync_path(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
