@@ -242,3 +242,10 @@ def test_an_upstream_that_exits_at_start_is_a_clean_error():
     )
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert "stopped before it served its tools" in done.stderr
+
+
+def test_an_approval_counts_whatever_words_the_machine_facts_hold():
+    state, call = proxy(answers=[approve()])
+    state.upstream.env = FleetEnv([Machine("web-01", role="web or api server")])
+    call("list_agents")
+    assert text(call("shutdown_agent", name="web-01")) == "web-01 is now stopped"

@@ -113,14 +113,14 @@ class TargetGuard:
         ``require_confirmation=False`` (the MCP proxy's ``--confirm none``) checks grounding and
         exactness only, except for a protected machine: that one always needs the user's yes.
         """
-        refusal, target, record = self._ground(messages, tool, arguments)
+        refusal, target, shown = self._ground(messages, tool, arguments)
         if refusal is not None or target is None:
             return refusal
-        protected = bool(record.get("protected"))
+        protected = bool(shown[target].get("protected"))
         if not require_confirmation and not protected:
             return None
         call = f"{tool}('{target}')"
-        confirmed = confirmed_names(messages, shown_names(messages, self.read))
+        confirmed = confirmed_names(messages, shown)
         if not confirmed:
             what = f"{target} is protected and needs the user's explicit yes: {call}"
             return (
@@ -143,8 +143,8 @@ class TargetGuard:
 
     def _ground(
         self, messages: list[Message], tool: str, arguments: str | dict[str, Any] | None
-    ) -> tuple[str | None, str | None, dict[str, Any]]:
-        """(refusal, target, the target's latest shown record); target None: not destructive."""
+    ) -> tuple[str | None, str | None, dict[str, dict[str, Any]]]:
+        """(refusal, target, name -> latest record shown); target None: not a destructive call."""
         if tool not in self.destructive:
             return None, None, {}
         args = parse_arguments(arguments)
@@ -159,7 +159,7 @@ class TargetGuard:
         records = shown_records(messages, self.read)
         if target not in records:
             return self._not_shown(f"{tool}('{target}')", target, list(records)), target, {}
-        return None, target, records[target]
+        return None, target, records
 
     def _not_shown(self, call: str, target: str, shown: list[str]) -> str:
         near = [n for n in shown if n.lower() == target.lower()]

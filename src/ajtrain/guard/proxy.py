@@ -191,8 +191,9 @@ async def ask_user(
         except Exception as e:  # the client failed to ask: never a yes
             return f"{PREFIX}{call}: asking the user failed ({e}). Nothing was done."
     refusal = approval_refusal(answer, call)
-    if refusal is None:  # the approval becomes the dialogue the guard reads
-        state.session.assistant(message)
+    if refusal is None:  # the approval becomes the dialogue the guard reads: a proposal of
+        # exactly this call (not the question itself, whose machine facts are upstream text)
+        state.session.assistant(f"Run {call} on exactly {target}?")
         state.session.user("yes")
     return refusal
 
