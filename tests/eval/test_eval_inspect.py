@@ -69,6 +69,7 @@ def inspect_verdicts(scenarios, policy: str, guard: bool, log_dir) -> dict[str, 
     return out
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("policy", "guard"), [("oracle", False), ("naive", False),
                                                ("naive", True)])  # fmt: skip
 def test_inspect_task_agrees_with_ajtrain_eval(policy, guard, tmp_path):

@@ -1,8 +1,10 @@
 """``load_toucan``: source -> subset/quality filters -> seeded sample -> convert -> JSONL + rejects.
 
-Accounting (stored in ``<output stem>_summary.json`` and printed): ``scanned`` rows came out of
-the source; ``skipped_subset`` were other subsets and ``not_sampled`` fell outside the sample, so
-neither was read; every row that was read is either kept (a record in the output) or rejected
+Accounting (stored in ``<output stem>_summary.json`` and printed): a sample from parquet reads
+only the row groups it draws from (``row_groups``: "k of K"; ``bytes_read``: what was read from
+the shards, see :mod:`ajtrain.toucan.sample`); ``scanned`` rows came out of those;
+``skipped_subset`` were other subsets and ``not_sampled`` fell outside the sample, so neither
+was converted; every row that was read is either kept (a record in the output) or rejected
 (a line in the rejects file with its reason): ``read = kept + rejected``. Rows failing a quality
 threshold are rejected before sampling, so ``--sample N`` draws N rows among those that pass;
 a reject line for them holds the uuid, reason and scores, while a row the converter rejects is
@@ -69,9 +71,9 @@ class LoadConfig:
     )
     sample: str = option(
         DEFAULT_SAMPLE,
-        help=f"how many rows to draw, seeded (the guide uses 100, 5000, 50000, 500000), or 'all' "
-        f"(~20 GB of output). Default: {DEFAULT_SAMPLE}, a small development sample. Parquet "
-        "sources are sampled by row group, reading O(N) bytes: see docs/OPEN_DATASETS.md",
+        help="how many rows to draw, seeded (the guide uses 100, 5000, 50000, 500000), or 'all' "
+        "(~20 GB of output); the default is a small development sample. Parquet sources are "
+        "sampled by row group, reading O(N) bytes: see docs/OPEN_DATASETS.md",
         metavar="N|all",
     )
     sample_seed: int = option(0, help="seed of the --sample draw", metavar="S")
