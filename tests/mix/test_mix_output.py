@@ -146,6 +146,34 @@ def test_sigterm_removes_temporary_files_and_keeps_the_previous_set(tmp_path, re
     assert _beside(out) == []  # the temporary directory went with the signal, not at a next run
 
 
+# SIGTERM sent to the mix while a pass-1 worker is busy with a file (for ten minutes).
+CHILD_BUSY_WORKER = """
+import os, signal, sys, time
+from ajtrain.mix import index, mix
+from ajtrain.shutdown import decontam
+decontam.benchmark_keys = lambda: frozenset()
+real = index.index_file
+
+def busy(path, keys=frozenset()):
+    if "toucan_b" in path:
+        os.kill(os.getppid(), signal.SIGTERM)
+        time.sleep(600)
+    return real(path, keys)
+
+index.index_file = busy
+mix.run_mix(sys.argv[1], sys.argv[2], workers=2, chart=False)
+"""
+
+
+def test_sigterm_during_pass_1_stops_the_workers_too(tmp_path, recipe):
+    out = tmp_path / "o"
+    argv = [sys.executable, "-c", CHILD_BUSY_WORKER, str(recipe), str(out)]
+    # Waiting for the busy worker to finish its file would run into this timeout.
+    child = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    assert child.returncode == 128 + signal.SIGTERM, child.stderr
+    assert not out.exists() and _beside(out) == []
+
+
 def _cli(argv: list[str], capsys) -> tuple[int, str]:
     """Exit code and stderr, unwrapped (the console folds long lines at spaces and in paths)."""
     rc = cli.main(["mix", *argv])

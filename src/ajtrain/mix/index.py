@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import multiprocessing
 import os
 from array import array
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
 
 import orjson
 
@@ -155,10 +155,12 @@ def index_files(
     # Largest files first keeps the workers busy; results are put back in input order.
     order = sorted(range(len(paths)), key=lambda i: -os.path.getsize(paths[i]))
     results: list[FileIndex | None] = [None] * len(paths)
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        futures = {i: pool.submit(_index_in_worker, paths[i], decontam_keys) for i in order}
+    # Leaving the pool terminates its workers: a bad record, Ctrl-C or SIGTERM stops the mix at
+    # once instead of after every other file has been indexed.
+    with multiprocessing.Pool(workers) as pool:
+        pending = {i: pool.apply_async(_index_in_worker, (paths[i], decontam_keys)) for i in order}
         for i in order:
-            res = futures[i].result()
+            res = pending[i].get()
             if isinstance(res, tuple):
                 raise RecordError(*res)
             results[i] = res
