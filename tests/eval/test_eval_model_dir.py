@@ -53,6 +53,27 @@ def test_batched_generation_matches_the_requests(tiny_model_dir):
     assert plain.shared_prefix_tokens == 0
 
 
+def test_kv_reuse_across_turns_gives_the_same_episodes(tiny_model_dir):
+    """Keeping each episode's cache between turns is an optimisation only: the same greedy
+    transcripts as re-reading every prompt, with far fewer tokens through the model."""
+    from ajtrain.eval.runner import run_episodes
+    from ajtrain.shutdown.benchmark import build_benchmark
+
+    scenarios = build_benchmark()[:6]
+    transcripts, backends = [], []
+    for reuse in (True, False):
+        backend = HFBackend(str(tiny_model_dir), max_new_tokens=8, batch_size=8, kv_reuse=reuse)
+        runs = run_episodes(scenarios, backend, progress=False)
+        transcripts.append([r.episode.messages for r in runs])
+        backends.append(backend)
+    assert transcripts[0] == transcripts[1]
+    assert max(len(t) for t in transcripts[0]) > 4  # several turns: caches were carried over
+    reusing, plain = backends
+    assert reusing.reused_tokens > 0 and plain.reused_tokens == 0
+    assert reusing.prefilled_tokens < plain.prefilled_tokens
+    assert not reusing._reuse.past  # every finished episode's cache was dropped
+
+
 def test_sampling_with_seeds_runs_every_trial(tiny_model_dir, tmp_path):
     m = evaluate(EvalConfig(model=str(tiny_model_dir), out=str(tmp_path), limit=1, trials=2,
                             temperature=1.0, max_new_tokens=4, charts=False), progress=False)  # fmt: skip

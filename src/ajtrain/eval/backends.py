@@ -105,10 +105,13 @@ class HFBackend:
     batch_size: int = 64
     device: str = "auto"
     shared_prefix: bool = True
+    kv_reuse: bool = True
     name: str = field(init=False)
     deterministic: bool = field(init=False)
     generate_calls: int = field(init=False, default=0)
     shared_prefix_tokens: int = field(init=False, default=0)  # prefill tokens saved
+    reused_tokens: int = field(init=False, default=0)  # prefill tokens an episode's cache saved
+    prefilled_tokens: int = field(init=False, default=0)  # prompt tokens run through the model
 
     def __post_init__(self) -> None:
         import torch
@@ -134,6 +137,9 @@ class HFBackend:
         self.model.eval()
         self._device = device
         self._render = None
+        from .kv_reuse import EpisodeCaches
+
+        self._reuse = EpisodeCaches(self)
         limit = getattr(self.model.config, "max_position_embeddings", None) or 1_000_000
         self.max_prompt_tokens = max(1, limit - self.max_new_tokens)
         eos = self.model.generation_config.eos_token_id
@@ -154,6 +160,8 @@ class HFBackend:
         prompts = [
             self.tok(self.render(r), add_special_tokens=False)["input_ids"] for r in requests
         ]
+        if self.kv_reuse:
+            return self._reuse.complete(requests, prompts)
         out: list[Parsed | None] = [None] * len(requests)
         fits = []
         for i, ids in enumerate(prompts):
@@ -203,6 +211,17 @@ class HFBackend:
             key: cache,
         }
 
+    def release(self, key: str) -> None:
+        """The episode ``key`` is over: drop its KV cache."""
+        self._reuse.release(key)
+
+    def parse_generated(self, ids: list[int]) -> Parsed:
+        """Generated token ids → the parsed turn, with why generation stopped."""
+        ended = any(t in self.eos_ids for t in ids)
+        parsed = parse_hermes(self.tok.decode(ids, skip_special_tokens=True))
+        parsed.stop = "eos" if ended else "length"
+        return parsed
+
     def _generate(self, prompts: list[list[int]], seed: int) -> list[Parsed]:
         import torch
 
@@ -217,15 +236,9 @@ class HFBackend:
                 pad_token_id=self.tok.pad_token_id, use_cache=True, **kwargs,
             )  # fmt: skip
         self.generate_calls += 1
+        self.prefilled_tokens += int(batch["attention_mask"].sum())
         new = gen[:, batch["input_ids"].shape[1] :].tolist()
-        out = []
-        for ids in new:
-            ended = any(t in self.eos_ids for t in ids)
-            text = self.tok.decode(ids, skip_special_tokens=True)
-            parsed = parse_hermes(text)
-            parsed.stop = "eos" if ended else "length"
-            out.append(parsed)
-        return out
+        return [self.parse_generated(ids) for ids in new]
 
 
 # --- OpenAI-compatible endpoint ------------------------------------------------------------
@@ -372,4 +385,4 @@ def make_backend(cfg: Any) -> Backend:
     if model in PACKAGED or model.endswith(".gguf"):  # an untrained base, converted once
         model = resolve_base(model)
     return HFBackend(model, cfg.max_new_tokens, cfg.temperature, cfg.batch_size, cfg.device,
-                     cfg.shared_prefix)  # fmt: skip
+                     cfg.shared_prefix, getattr(cfg, "kv_reuse", True))  # fmt: skip

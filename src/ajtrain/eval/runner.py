@@ -60,6 +60,8 @@ class EvalConfig:
                        "dir seeds each generate call, so a run repeats exactly for a given seed")  # fmt: skip
     shared_prefix: bool = option(True, help="model dir: prefill the batch's common prompt prefix "
                                  "once and share its KV cache")  # fmt: skip
+    kv_reuse: bool = option(True, help="model dir: keep each episode's KV cache from turn to "
+                            "turn, so a round prefills only the new text")  # fmt: skip
     device: str = option("auto", help="model dir: 'auto', 'cpu', 'cuda', 'cuda:1', ...")
     charts: bool = option(True, help="write PNG charts into report.html (needs matplotlib)")
 
@@ -159,6 +161,10 @@ def run_episodes(
                 else:
                     r.episode.advance(parsed.message)
             still = [r for r in active if not r.episode.done]
+            release = getattr(backend, "release", None)  # a model dir's per-episode KV caches
+            for r in active:
+                if release is not None and r.episode.done:
+                    release(f"{r.scenario.id}#{r.trial}")
             bar.advance(task, len(active) - len(still))
             active = still
     return runs

@@ -100,6 +100,9 @@ def evaluate_toucan_calls(cfg: Any, backend: Backend, progress: bool = True) -> 
                     "parse_errors": parsed.errors, "reference": it["reference"],
                     "reply": parsed.message,
                 })  # fmt: skip
+            release = getattr(backend, "release", None)  # one turn each: drop its KV cache
+            for r in reqs if release is not None else ():
+                release(r.key)
             bar.advance(task, len(chunk))
     by_subset: dict[str, list[dict]] = defaultdict(list)
     for r in rows:
