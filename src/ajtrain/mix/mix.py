@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import gc
 import glob
 import hashlib
 import os
@@ -22,8 +23,10 @@ import random
 import threading
 from array import array
 from collections import Counter
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from itertools import chain, compress, repeat
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -172,8 +175,8 @@ def split(
     """
     rng = random.Random(f"{seed}:split")
     rng.shuffle(units)
-    if all(copies == 1 for _, _, copies in units):  # the first n_val units are val, in order
-        pairs = [(p, i) for p, i, _ in units]
+    if all(map((1).__eq__, map(itemgetter(2), units))):  # the first n_val units are val
+        pairs = list(map(itemgetter(0, 1), units))
         return pairs[n_val:], pairs[:n_val]
     train: list[tuple[int, int]] = []
     val: list[tuple[int, int]] = []
@@ -325,10 +328,23 @@ def run_mix(
     if workers is not None and workers < 1:
         raise ValueError(f"--workers {workers}: give 1 or more (or leave it out: all CPU cores)")
     out = Path(out_dir) if out_dir is not None else Path("data") / f"mix_{rec.name}"
-    with staged(out) as tmp:  # refuses a bad output path before any input is read
+    with staged(out) as tmp, _without_cyclic_gc():  # staged: refuses a bad path before reading
         manifest = _mix(rec, out, tmp, decontam_keys, workers or os.cpu_count() or 1, chart)
         write_json(tmp / "manifest.json", manifest)
     return manifest
+
+
+@contextlib.contextmanager
+def _without_cyclic_gc() -> Iterator[None]:
+    """Pause the cyclic garbage collector: the mix builds lists of a million small tuples, none in
+    a cycle, and each collection would only walk them all again (a fifth of the serial time)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _mix(
@@ -409,24 +425,25 @@ def build_manifest(
     outputs: dict[str, dict],
 ) -> dict[str, Any]:
     """Counts per source and category, upsample factors, drops, input hashes, token stats."""
-    members: list[list[int]] = [[] for _ in pools]  # each pool's records in the output
-    for p, i in chain(train, val):
-        members[p].append(i)
-    in_train = Counter(p for p, _ in train)
+    # Each pool's records in the output, gathered with C-level maps (500,000 of them in general).
+    owner = list(map(itemgetter(0), chain(train, val)))
+    index = list(map(itemgetter(1), chain(train, val)))
+    in_train = Counter(owner[: len(train)])
     per_source = []
     all_tokens: list[int] = []
     for p, pool in enumerate(pools):
-        codes = Counter(map(pool.cats.__getitem__, members[p]))
+        members = list(compress(index, map((p).__eq__, owner)))
+        codes = Counter(map(pool.cats.__getitem__, members))
         cats = Counter({categories[c]: n for c, n in codes.items()})
-        tokens = list(map(pool.tokens.__getitem__, members[p]))
-        all_tokens += tokens
+        tokens = sorted(map(pool.tokens.__getitem__, members))
+        all_tokens += tokens  # sorted runs: sorting them all again only merges them
         per_source.append(
             {
                 "name": pool.source.name,
                 "path": pool.source.path,
                 "quota": pool.source.quota,
                 "train": in_train[p],
-                "val": len(members[p]) - in_train[p],
+                "val": len(members) - in_train[p],
                 "upsample_factor": round(factors[pool.source.name], 6),
                 "read": sum(ix.records for ix in pool.files),
                 "available": len(pool),
