@@ -146,6 +146,18 @@ def test_sigterm_removes_temporary_files_and_keeps_the_previous_set(tmp_path, re
     assert _beside(out) == []  # the temporary directory went with the signal, not at a next run
 
 
+def test_sigterm_during_the_swap_takes_effect_after_it(tmp_path, recipe):
+    """Held back while the set is swapped in (with two renames where there is no exchange, an
+    interruption between them would leave no output directory at all)."""
+    out = tmp_path / "o"
+    run_mix(recipe, out, seed=1, workers=1, chart=False)
+    child = _run_child(recipe, out, 2, "outdir._swap", 1, "before", signal.SIGTERM)
+    assert child.returncode == 128 + signal.SIGTERM, child.stderr
+    assert orjson.loads((out / "manifest.json").read_bytes())["recipe"]["seed"] == 2
+    _consistent(out)
+    assert _beside(out) == []
+
+
 # SIGTERM sent to the mix while a pass-1 worker is busy with a file (for ten minutes).
 CHILD_BUSY_WORKER = """
 import os, signal, sys, time

@@ -84,7 +84,8 @@ def staged(out: Path) -> Iterator[Path]:
             yield tmp
             for path in (*tmp.iterdir(), tmp):
                 _fsync_path(path)
-            _swap(tmp, out)
+            with _signals_held():  # a signal mid-swap takes effect once it is done
+                _swap(tmp, out)
         _fsync_path(parent)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)  # the new set on failure, the old one on success
@@ -169,6 +170,20 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+@contextlib.contextmanager
+def _signals_held() -> Iterator[None]:
+    """Hold SIGINT and SIGTERM back (they arrive when this ends), where the system can."""
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    held = {signal.SIGINT, signal.SIGTERM}
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 @contextlib.contextmanager
