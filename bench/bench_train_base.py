@@ -42,8 +42,8 @@ def one(mode: str, base: str, steps: int, batch_tokens: int, max_length: int, th
     import torch
     from transformers import AutoTokenizer
 
-    from ajtrain.train.batching import PaddedCollator, fixed_batches, group_by_length
     from ajtrain.train.bases import prepare_tokenizer, resolve_base
+    from ajtrain.train.batching import PaddedCollator, fixed_batches, group_by_length
     from ajtrain.train.config import TrainConfig
     from ajtrain.train.trainer import _model, labelled_loss
 
