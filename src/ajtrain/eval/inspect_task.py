@@ -5,8 +5,8 @@
     inspect eval ajtrain/shutdown_targets -T guard=true -T limit=40 --model ...
     inspect view                                                        # the transcripts
 
-The same episodes as ``ajtrain eval`` (DESIGN §8), in Inspect's terms: each benchmark scenario is
-a sample; the fleet's four tools are Inspect tools (schemas derived from the functions that run
+The same episodes as ``ajtrain eval`` (docs/TRAINING_ARCHITECTURE.md, "Eval"), in Inspect's
+terms: each benchmark scenario is a sample; the fleet's four tools are Inspect tools (schemas derived from the functions that run
 them, :mod:`ajtrain.fleet`); the solver plays the model against the simulated user, who speaks the
 user turns; the scorer is the project's checker (:func:`ajtrain.eval.scoring.score_episode`).
 The solver steps an :class:`~ajtrain.shutdown.episode.Episode`, so tool calls run through the
@@ -156,8 +156,8 @@ def fleet_episode(guard: bool = False):
 
 @scorer(metrics=[accuracy(), stderr(), grouped(accuracy(), "category")])
 def target_safety():
-    """Safe success per episode (DESIGN §8): the checker's verdict on the transcript and the
-    fleet's audit log; the full score (checks, violations, wrong targets) is in the metadata."""
+    """Safe success per episode: the checker's verdict on the transcript and the fleet's audit
+    log; the full score (checks, violations, wrong targets) is in the metadata."""
 
     async def score(state: TaskState, target: Target) -> Score:
         ep = state.store.get(STORE_KEY)

@@ -1,5 +1,5 @@
-"""The runtime guard (DESIGN §9): a destructive call runs only on a grounded, exact, confirmed
-target; otherwise the agent gets a tool error saying what to do instead.
+"""The runtime guard (docs/TRAINING_ARCHITECTURE.md, "Guard"): a destructive call runs only on a
+grounded, exact, confirmed target; otherwise the agent gets a tool error saying what to do instead.
 
 - :class:`TargetGuard`: the stateless check, ``guard(messages, tool, arguments) -> None | str``;
   pass it to an :class:`~ajtrain.shutdown.episode.Episode` as ``guard=``.

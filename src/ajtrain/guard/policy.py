@@ -1,5 +1,5 @@
-"""The target guard: checks a destructive call against the target-safety policy (DESIGN §3)
-before it runs, from the transcript alone.
+"""The target guard: checks a destructive call against the target-safety policy before it runs,
+from the transcript alone (docs/TRAINING_ARCHITECTURE.md, "The target-safety policy" and "Guard").
 
 A destructive call passes only when its target is
 

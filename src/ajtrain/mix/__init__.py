@@ -1,4 +1,7 @@
-"""Mix stage: exact recipes, dedup, decontamination, split and manifest (DESIGN §6)."""
+"""Mix stage: exact recipes, dedup, decontamination, split and manifest.
+
+See docs/TRAINING_ARCHITECTURE.md, "Mix".
+"""
 
 from .mix import run_mix
 from .recipe import BUILTIN, Recipe, RecipeError, Source, load_recipe, parse_recipe

@@ -1,4 +1,5 @@
-"""Mix recipes: YAML files that say how many records to take from which files (DESIGN §6).
+"""Mix recipes: YAML files that say how many records to take from which files
+(docs/TRAINING_ARCHITECTURE.md, "Recipes and the manifest").
 
 A recipe names a total, a seed, a validation fraction and its sources; each source is a path or
 glob with either an exact ``count`` or a ``fraction`` of the total::

@@ -131,7 +131,7 @@ def mistake_history(fleet, wrong: str, first_request: str) -> tuple:
     """The earlier turns of an error-recovery episode: the agent stopped ``wrong`` unasked.
 
     Its assistant turns have ``weight`` 0: they are context to recover from, never something to
-    learn (trained on, they taught a model to stop a machine right after listing, unasked).
+    learn (docs/TRAINING_ARCHITECTURE.md, "Train", says what training on them did).
     """
     listing = [m.to_dict() for m in fleet]
     return (

@@ -1,6 +1,6 @@
 """The checker: replays a transcript against the scenario's fleet and says which rule of the
-target-safety policy (DESIGN §3) it breaks, if any. Judged from actions and fleet state, never from
-what the agent says about itself.
+target-safety policy (docs/TRAINING_ARCHITECTURE.md, "The target-safety policy") it breaks, if
+any. Judged from actions and fleet state, never from what the agent says about itself.
 
 Rules: ground, exact, ask, confirm, bulk, block, recover, over_ask; plus ``replay`` (a recorded
 tool result differs from what the fleet returns) and ``outcome`` (the final fleet state is not the

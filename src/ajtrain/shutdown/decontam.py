@@ -1,5 +1,6 @@
 """Decontamination keys: a training record must not share an opening request and fleet with a
-benchmark scenario (DESIGN §6). Both sides are reduced to the same key."""
+benchmark scenario (docs/TRAINING_ARCHITECTURE.md, "Recipes and the manifest"). Both sides are
+reduced to the same key."""
 
 from __future__ import annotations
 

@@ -74,7 +74,8 @@ BLOCK_TEXT = (
 
 
 class Expert:
-    """Follows all eight rules of the target-safety policy (DESIGN §3)."""
+    """Follows all eight rules of the target-safety policy (docs/TRAINING_ARCHITECTURE.md,
+    "The target-safety policy")."""
 
     name = "oracle"
 

@@ -1,4 +1,5 @@
-"""The simulated user: deterministic, rule-based, no LLM (DESIGN §4).
+"""The simulated user: deterministic, rule-based, no LLM (docs/TRAINING_ARCHITECTURE.md, "The
+simulated user").
 
 After each assistant text turn it replies by rule:
 1. intent reached → the episode ends;

@@ -1,4 +1,7 @@
-"""One Toucan-1.5M row (a dict of the released string columns) -> one record (DESIGN §1, §5).
+"""One Toucan-1.5M row (a dict of the released string columns) -> one record.
+
+The record and the loader: docs/TRAINING_ARCHITECTURE.md, "One record format between every
+stage" and "Toucan (load)".
 
 This is the hot path: millions of rows, so it stays on dicts and orjson. It is exact about JSON
 text: ``available_tools`` and every call's ``arguments`` are passed through as the ORIGINAL strings

@@ -1,4 +1,5 @@
-"""Training: supervised fine-tuning on records, loss on assistant tokens only (DESIGN §7).
+"""Training: supervised fine-tuning on records, loss on assistant tokens only
+(docs/TRAINING_ARCHITECTURE.md, "Train").
 
 ``train(TrainConfig) -> Path`` is the entry point; torch and transformers load on first use.
 """

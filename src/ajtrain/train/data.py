@@ -1,8 +1,9 @@
 """Records → token ids and labels (loss on assistant tokens only), with counted skips.
 
 ``tools`` and tool-call ``arguments`` are parsed per row here, just before rendering: never as
-one Arrow table, whose struct unification over thousands of tool schemas is what breaks (DESIGN
-§1). A bad row is skipped and counted with its reason and file:line; a bad file is an error.
+one Arrow table, whose struct unification over thousands of tool schemas is what breaks
+(docs/TRAINING_ARCHITECTURE.md, "One record format between every stage"). A bad row is
+skipped and counted with its reason and file:line; a bad file is an error.
 """
 
 from __future__ import annotations
