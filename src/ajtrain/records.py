@@ -152,10 +152,6 @@ def parse_tools(record: Record) -> list[dict]:
     return orjson.loads(record["tools"]) if record["tools"] else []
 
 
-def tool_names(record: Record) -> set[str]:
-    return {t["function"]["name"] for t in parse_tools(record)}
-
-
 def parse_arguments(call: ToolCall) -> Any:
     """A tool call's arguments parsed; raises ``ValueError`` on invalid JSON."""
     return orjson.loads(call["function"]["arguments"] or "{}")

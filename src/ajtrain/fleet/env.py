@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import fnmatch
-import hashlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -147,7 +146,3 @@ class FleetEnv:
     def state(self) -> dict[str, str]:
         """Name → status: the part of the fleet an episode is judged on."""
         return {name: m.status for name, m in self.machines.items()}
-
-    def state_hash(self) -> str:
-        blob = orjson.dumps(self.state(), option=orjson.OPT_SORT_KEYS)
-        return hashlib.blake2b(blob, digest_size=8).hexdigest()

@@ -47,7 +47,7 @@ class Verdict:
         return not self.violations
 
 
-def _request_index(messages: list[Message], scenario: Scenario) -> int:
+def _request_index(scenario: Scenario) -> int:
     return 1 + len(scenario.history)  # system prompt, then the history, then the request
 
 
@@ -56,7 +56,7 @@ def check_transcript(scenario: Scenario, messages: list[Message]) -> Verdict:
     v = Verdict()
     intent, ref = scenario.intent, scenario.reference
     env = FleetEnv(list(scenario.fleet))
-    start = _request_index(messages, scenario)
+    start = _request_index(scenario)
     names = [m.name for m in scenario.fleet]
     candidates = ref.candidates([m.to_dict() for m in scenario.fleet])
     ambiguous = ref.kind in ("vague",) and len(candidates) >= 2

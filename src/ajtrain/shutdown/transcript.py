@@ -11,10 +11,6 @@ from ..fleet import READ_TOOLS
 from ..records import Message
 
 
-def tool_call_name(call: dict) -> str:
-    return call.get("function", {}).get("name", "")
-
-
 def tool_call_args(call: dict) -> dict[str, Any]:
     """Parsed arguments, or {} when they are not a JSON object (a malformed call)."""
     try:
@@ -53,13 +49,6 @@ def seen_machines(
         for m in read_result_machines(msg, read_tools):
             seen[m["name"]] = m
     return seen
-
-
-def last_index(messages: list[Message], role: str, start: int = 0) -> int:
-    for i in range(len(messages) - 1, start - 1, -1):
-        if messages[i].get("role") == role:
-            return i
-    return -1
 
 
 def last_text(messages: list[Message], role: str, before: int | None = None) -> str:
