@@ -8,13 +8,13 @@ return the cached directory without loading anything. Weights are never written 
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .data import file_sha256
 from .template import chat_template_for
 
 
@@ -58,7 +58,7 @@ def resolve_base(name: str, cache_dir: str | Path | None = None) -> str:
         path = Path(name)
         if not path.is_file():
             raise BaseModelError(f"--base-model {name}: no such GGUF file")
-        return str(convert_gguf(path, cache / "bases" / f"{path.stem}-{_file_sha256(path)[:16]}"))
+        return str(convert_gguf(path, cache / "bases" / f"{path.stem}-{file_sha256(path)[:16]}"))
     return name
 
 
@@ -78,14 +78,6 @@ def _packaged(name: str, spec: PackagedBase, cache: Path) -> Path:
         return target  # converted before: no assembly, no hashing, no loading
     gguf = pkg.assemble(cache / "gguf" / pkg.MODEL_NAME)  # checks the sha256
     return convert_gguf(Path(gguf), target)
-
-
-def _file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 22), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 _DONE = ".ajtrain_converted"

@@ -73,7 +73,8 @@ class TokenStats:
         }  # fmt: skip
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
+    """The sha256 of a file, read in 1 MiB blocks."""
     h = hashlib.sha256()
     with open(path, "rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
@@ -102,11 +103,11 @@ def load_dataset(data: str | Path, val_fraction: float, seed: int) -> Dataset:
         train = _read(train_path)
         val = _read(val_path) if val_path.exists() else []
         files = [str(p) for p in (train_path, val_path) if p.exists()]
-        digest = _sha256(manifest) if manifest.exists() else _sha256(train_path)
+        digest = file_sha256(manifest) if manifest.exists() else file_sha256(train_path)
     else:
         if not data.exists():
             raise FileNotFoundError(f"{data}: no such data file")
-        train, val, files, digest = _read(data), [], [str(data)], _sha256(data)
+        train, val, files, digest = _read(data), [], [str(data)], file_sha256(data)
     if not val and val_fraction > 0 and len(train) > 1:
         order = list(range(len(train)))
         random.Random(seed).shuffle(order)
