@@ -279,3 +279,23 @@ def test_an_assistant_weight_is_0_or_1(weight):
         RecordError, match=r"f.jsonl:3: field 'messages\[1\].weight': expected 0 or 1"
     ):
         validate_record(record, "f.jsonl:3")
+
+
+def test_buffer_sizes_do_not_change_the_output(tmp_path, small_inputs, write_recipe, monkeypatch):
+    """Pass 1 reads blocks and pass 2 copies chunks: lines longer than either (a block that must
+    grow, a chunk of its own) give the same bytes as the default sizes."""
+    from ajtrain.mix import index as index_module
+    from ajtrain.mix import mix as mix_module
+
+    recipe = _recipe(write_recipe, small_inputs, shutdown=20, toucan=60, allow_oversample=True)
+    outputs = {}
+    sizes = (("default", None, None), ("tiny", 100, 300), ("small", 1000, 1500))
+    for name, block, chunk in sizes:
+        if block:
+            monkeypatch.setattr(index_module, "BLOCK", block)
+            monkeypatch.setattr(mix_module, "CHUNK", chunk)
+        run_mix(recipe, tmp_path / name, decontam_keys=NO_KEYS, workers=1, chart=False)
+        outputs[name] = [(tmp_path / name / f).read_bytes() for f in ("train.jsonl", "val.jsonl")]
+    line = max(len(x) for x in _lines(tmp_path / "default" / "train.jsonl"))
+    assert 300 < line < 1500  # tiny: a chunk per line, a growing block; small: lines share one
+    assert outputs["tiny"] == outputs["small"] == outputs["default"] and outputs["tiny"][0]

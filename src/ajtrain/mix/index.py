@@ -11,6 +11,7 @@ import dataclasses
 import hashlib
 import multiprocessing
 import os
+import signal
 from array import array
 from collections.abc import Callable, Sequence
 
@@ -137,6 +138,14 @@ def _index_in_worker(path: str, keys: frozenset[str]) -> FileIndex | tuple[str, 
         return (e.where, e.field, e.problem)
 
 
+def _worker_signals() -> None:
+    # A worker only reads. It must not run the parent's SIGTERM clean-up (that would end it
+    # through Python's exit, which can wait on a lock held in the parent when it forked): the
+    # pool's terminate ends it at once, and Ctrl-C is for the parent to act on.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def index_files(
     paths: Sequence[str],
     decontam_keys: frozenset[str],
@@ -157,9 +166,13 @@ def index_files(
     results: list[FileIndex | None] = [None] * len(paths)
     # Leaving the pool terminates its workers: a bad record, Ctrl-C or SIGTERM stops the mix at
     # once instead of after every other file has been indexed.
-    with multiprocessing.Pool(workers) as pool:
+    with multiprocessing.Pool(workers, initializer=_worker_signals) as pool:
         pending = {i: pool.apply_async(_index_in_worker, (paths[i], decontam_keys)) for i in order}
         for i in order:
+            while not pending[i].ready():
+                # Short waits: a signal that lands on one of the pool's threads only sets a flag,
+                # which the main thread acts on (SIGTERM, Ctrl-C) when its wait returns.
+                pending[i].wait(0.2)
             res = pending[i].get()
             if isinstance(res, tuple):
                 raise RecordError(*res)

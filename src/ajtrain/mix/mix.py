@@ -183,7 +183,7 @@ def split(
     for p, i, copies in units:
         side = val if len(val) + copies <= n_val else train
         side.extend([(p, i)] * copies)
-    rng = random.Random(f"{seed}:order")  # else the unit shuffle has already set the order
+    rng = random.Random(f"{seed}:order")  # copies went in as blocks: shuffle each side again
     rng.shuffle(train)
     rng.shuffle(val)
     return train, val
@@ -199,8 +199,8 @@ def write_lines(
 
     Lines are read straight into one of two chunk buffers while two threads hash and write the
     other: ``preadv``, ``sha256.update`` and ``write`` all release the GIL, so the three overlap,
-    and no per-line ``bytes`` is made. The file is not synced here: the
-    output set is synced as a whole before it is swapped in (:mod:`.outdir`).
+    and no per-line ``bytes`` is made. The file is not synced here: the output set is synced as a
+    whole before it is swapped in (:mod:`.outdir`).
     """
     sha = hashlib.sha256()
     views = [memoryview(bytearray(CHUNK)), memoryview(bytearray(CHUNK))]
