@@ -87,7 +87,7 @@ class EpisodeCaches:
         ids = prompts[fresh[0]][:keep]
         with torch.no_grad():
             out = self.b.model(torch.tensor([ids], device=self.b._device), use_cache=True)
-        cache = out.past_key_values
+        cache = getattr(out, "cache", None) or out.past_key_values  # renamed in transformers 5
         shared = _Past(ids, [(layer.keys[0], layer.values[0]) for layer in cache.layers])
         self.b.prefilled_tokens += keep
         self.b.shared_prefix_tokens += keep * (len(fresh) - 1)

@@ -145,6 +145,7 @@ def run_episodes(
         for s in scenarios
     ]
     tools = tool_schemas()
+    rounds, t0 = 0, time.perf_counter()
     with Progress(console=err, disable=not progress, transient=True) as bar:
         task = bar.add_task(f"episodes ({backend.name})", total=len(runs))
         active = runs
@@ -167,6 +168,10 @@ def run_episodes(
                     release(f"{r.scenario.id}#{r.trial}")
             bar.advance(task, len(active) - len(still))
             active = still
+            rounds += 1
+            if progress and not err.is_terminal:  # the bar is hidden off a terminal: log lines
+                err.print(f"eval: round {rounds}: {len(runs) - len(active)}/{len(runs)} episodes "
+                          f"done, {time.perf_counter() - t0:.0f} s", markup=False, highlight=False)  # fmt: skip
     return runs
 
 
