@@ -68,8 +68,11 @@ def main() -> None:
     ap.add_argument("--max-turns", type=int, default=2)
     ap.add_argument("--model", default="")
     ap.add_argument("--threads", type=int, default=0)
-    ap.add_argument("--no-single", action="store_true",
-                    help="skip the one-at-a-time baseline (slow for a 270M model on a CPU)")
+    ap.add_argument(
+        "--no-single",
+        action="store_true",
+        help="skip the one-at-a-time baseline (slow for a 270M model on a CPU)",
+    )
     args = ap.parse_args()
 
     import torch

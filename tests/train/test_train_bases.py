@@ -112,7 +112,9 @@ def _mixed_record(make_shutdown_records) -> dict:
     msgs[2] = {**msgs[2], "reasoning_content": "List first."}
     msgs[6] = {**msgs[6], "content": "Shutting it down now.",
                "tool_calls": [msgs[6]["tool_calls"][0], {**first_call, "id": "call_9"}]}  # fmt: skip
-    msgs.insert(8, {"role": "tool", "tool_call_id": "call_9", "name": "list_agents", "content": "[]"})
+    msgs.insert(
+        8, {"role": "tool", "tool_call_id": "call_9", "name": "list_agents", "content": "[]"}
+    )
     return rec
 
 
