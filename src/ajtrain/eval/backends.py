@@ -225,6 +225,7 @@ class HFBackend:
     def _generate(self, prompts: list[list[int]], seed: int) -> list[Parsed]:
         import torch
 
+        shared_before = self.shared_prefix_tokens
         batch = self._inputs(prompts)
         kwargs: dict[str, Any] = {"do_sample": False}
         if self.temperature > 0:
@@ -236,7 +237,9 @@ class HFBackend:
                 pad_token_id=self.tok.pad_token_id, use_cache=True, **kwargs,
             )  # fmt: skip
         self.generate_calls += 1
-        self.prefilled_tokens += int(batch["attention_mask"].sum())
+        # a shared prefix went through the model once, not once per row
+        saved = self.shared_prefix_tokens - shared_before
+        self.prefilled_tokens += int(batch["attention_mask"].sum()) - saved
         new = gen[:, batch["input_ids"].shape[1] :].tolist()
         return [self.parse_generated(ids) for ids in new]
 

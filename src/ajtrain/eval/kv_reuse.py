@@ -131,8 +131,8 @@ class EpisodeCaches:
         out = []
         for r, ids in enumerate(prompts):
             toks, past_kv = replies[r]
-            real = mask[r].nonzero().flatten()
-            past = _Past(ids + toks[: past_kv[0][0].shape[1] - len(real)], past_kv)
+            # the cache holds the whole prompt and the replies fed back so far
+            past = _Past(ids + toks[: past_kv[0][0].shape[1] - len(ids)], past_kv)
             out.append((b.parse_generated(toks), past))
         return out
 
