@@ -14,7 +14,7 @@ from ajtrain.cli import main
 from ajtrain.shutdown import phrasings as P
 from ajtrain.shutdown.benchmark import build_benchmark
 from ajtrain.shutdown.canonical import incident
-from ajtrain.shutdown.fleets import POOLS
+from ajtrain.shutdown.name_pools import POOLS
 
 TOKEN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?")
 

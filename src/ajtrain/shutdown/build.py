@@ -8,7 +8,7 @@ from collections.abc import Callable
 from ..fleet import Machine
 from ..records import dumps
 from . import phrasings as P
-from .fleets import ENVS, ROLES, fill_fleet, near_misses, pool_item, random_machine
+from .name_pools import ENVS, ROLES, fill_fleet, near_misses, pool_item, random_machine
 from .policies import call
 from .scenario import Intent, Reference, Scenario
 

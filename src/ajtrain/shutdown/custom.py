@@ -9,7 +9,7 @@ from collections import Counter
 from ..fleet import Machine
 from . import phrasings as P
 from .build import mistake_history
-from .fleets import near_misses
+from .name_pools import near_misses
 from .scenario import Intent, Reference, Scenario
 
 POOL = "train"

@@ -15,7 +15,7 @@ from ..fleet import tool_schemas
 from ..records import Record, make_record
 from .checker import check_transcript
 from .episode import run_episode
-from .fleets import made_up_word
+from .name_pools import made_up_word
 from .policies import Expert
 from .scenario import Scenario
 
