@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ajtrain.fleet import FleetError, Machine, load_fleet
-from ajtrain.shutdown.canonical import example_fleet_path
+from ajtrain.fleet import FleetError, Machine, example_fleet_path, load_fleet
 
 
 def write(tmp_path, text: str, name: str = "fleet.yaml"):

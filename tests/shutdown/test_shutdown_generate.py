@@ -2,16 +2,17 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
-from ajtrain.fleet import load_fleet
+from ajtrain.fleet import example_fleet_path, load_fleet
 from ajtrain.records import read_records
 from ajtrain.shutdown import CANONICAL_COUNTS, CATEGORIES, check_record
-from ajtrain.shutdown.canonical import example_fleet_path
 from ajtrain.shutdown.cli import GenerateConfig, generate
 from ajtrain.shutdown.transcript import calls_in, tool_call_args
 
+REPO = Path(__file__).resolve().parents[2]
 REPO_FLEET = example_fleet_path()
 
 
@@ -135,9 +136,10 @@ def test_users_own_fleet(tmp_path):
         assert set(_stops(r)) <= names
 
 
-def test_examples_fleet_is_the_packaged_copy():
-    packaged = REPO_FLEET.parents[1] / "src" / "ajtrain" / "shutdown" / "fleet.yaml"
-    assert packaged.read_text() == REPO_FLEET.read_text()
+def test_examples_fleet_is_the_packaged_file():
+    # one file, not two copies kept in step: examples/fleet.yaml links to the package's
+    examples = REPO / "examples" / "fleet.yaml"
+    assert examples.is_symlink() and examples.resolve() == REPO_FLEET.resolve()
 
 
 def test_load_dataset_form_is_routed_to_the_loader():
@@ -152,5 +154,5 @@ def test_task_file_matches_the_code():
 
     from ajtrain.shutdown.task import task_description
 
-    path = REPO_FLEET.parents[1] / "tasks" / "shutdown_target_selection.json"
+    path = REPO / "tasks" / "shutdown_target_selection.json"
     assert json.loads(path.read_text()) == json.loads(json.dumps(task_description()))

@@ -10,7 +10,7 @@ from .env import (
     FleetTools,
     tool_schemas,
 )
-from .machines import FleetError, Machine, load_fleet, machine_from_dict
+from .machines import FleetError, Machine, example_fleet_path, load_fleet, machine_from_dict
 
 __all__ = [
     "DESTRUCTIVE_TOOLS",
@@ -22,6 +22,7 @@ __all__ = [
     "FleetError",
     "FleetTools",
     "Machine",
+    "example_fleet_path",
     "load_fleet",
     "machine_from_dict",
     "tool_schemas",

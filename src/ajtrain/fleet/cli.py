@@ -13,7 +13,7 @@ class ServeConfig:
     fleet: str | None = option(
         None,
         help="fleet file (YAML/JSON: a list of machines, or a 'machines:' list) "
-        "(default: the example fleet, examples/fleet.yaml)",
+        "(default: the example fleet, ajtrain/fleet/example.yaml)",
     )
     audit: str | None = option(
         None,
@@ -24,8 +24,7 @@ class ServeConfig:
 
 def serve(cfg: ServeConfig) -> int:
     """Load the fleet and serve it until the client disconnects."""
-    from ..shutdown.canonical import example_fleet_path
-    from .machines import load_fleet
+    from .machines import example_fleet_path, load_fleet
     from .server import serve as serve_fleet
 
     serve_fleet(load_fleet(cfg.fleet or example_fleet_path()), audit=cfg.audit)

@@ -6,6 +6,7 @@ import dataclasses
 import json
 import re
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -144,3 +145,9 @@ def load_fleet(path: str | Path) -> list[Machine]:
             raise FleetError(f"{at}: duplicate machine name {m.name!r}{was}")
         first[m.name] = i
     return machines
+
+
+def example_fleet_path() -> Path:
+    """The example inventory, shipped in this package (``examples/fleet.yaml`` in a checkout
+    links to it): ``ajtrain fleet serve``'s default fleet and the canonical 20's."""
+    return Path(str(resources.files("ajtrain.fleet") / "example.yaml"))

@@ -3,20 +3,9 @@ guardrail 1, not found 2), on the example inventory — the incident among them.
 
 from __future__ import annotations
 
-from importlib import resources
-from pathlib import Path
-
-from ..fleet import Machine, load_fleet
+from ..fleet import Machine, example_fleet_path, load_fleet
 from .build import mistake_history
 from .scenario import Intent, Reference, Scenario
-
-
-def example_fleet_path() -> Path:
-    """examples/fleet.yaml: in a checkout, else the copy shipped inside the package."""
-    checkout = Path(__file__).resolve().parents[3] / "examples" / "fleet.yaml"
-    if checkout.exists():
-        return checkout
-    return Path(str(resources.files("ajtrain.shutdown") / "fleet.yaml"))
 
 
 def incident_fleet() -> tuple[Machine, ...]:

@@ -110,7 +110,7 @@ def register(sub: argparse._SubParsersAction) -> None:
             "Play the expert policy against the simulated user in a simulated fleet and write "
             "every trajectory that the checker verifies. Default: the canonical 20 examples "
             "(explicit 3, ambiguous 8, error_recovery 3, bulk_confirmation 3, guardrail 1, "
-            "not_found 2) plus the guide's incident, on examples/fleet.yaml."
+            "not_found 2) plus the guide's incident, on the example fleet (examples/fleet.yaml)."
         ),
     )
     add_arguments(p, GenerateConfig)
