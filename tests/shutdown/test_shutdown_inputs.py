@@ -14,8 +14,8 @@ import pytest
 
 from ajtrain.cli import main
 from ajtrain.fleet import FleetEnv, load_fleet
-from ajtrain.shutdown.custom import build_on_fleet
 from ajtrain.shutdown.generate import procedural_scenarios, scenario_to_record
+from ajtrain.shutdown.on_fleet import UserFleet, build_on_fleet
 
 
 def test_a_pattern_matching_an_already_stopped_machine_is_playable():
@@ -100,7 +100,9 @@ def test_a_5000_machine_fleet_is_linear(tmp_path, monkeypatch):
         return state(self)
 
     monkeypatch.setattr(FleetEnv, "state", counting)
-    scenario = build_on_fleet("bulk_confirmation", random.Random(0), machines, "big")
+    scenario = build_on_fleet(
+        "bulk_confirmation", random.Random(0), "train", "big", UserFleet.of(machines)
+    )
     assert len(scenario.intent.targets) == 5000
     t0 = time.perf_counter()
     scenario_to_record(scenario)

@@ -13,10 +13,6 @@ from .policies import call
 from .scenario import Intent, Reference, Scenario
 
 
-def _say(rng: random.Random, pool: str, obj: str) -> str:
-    return P.request(rng.choice(P.FRAMES[pool]), rng.choice(P.VERBS), obj)
-
-
 def _size(rng: random.Random) -> int:
     return rng.randint(4, 12)
 
@@ -44,7 +40,7 @@ def explicit(rng: random.Random, pool: str, sid: str) -> Scenario:
     else:
         obj = rng.choice(P.OBJECTS["name"][pool]).format(name=target.name)
         ref = Reference("name", names=(target.name,))
-    return Scenario(sid, "explicit", fleet, _say(rng, pool, obj), ref, Intent(tuple(targets)),
+    return Scenario(sid, "explicit", fleet, P.say(rng, pool, obj), ref, Intent(tuple(targets)),
                     style=rng.randrange(100))  # fmt: skip
 
 
@@ -59,7 +55,7 @@ def _vague(rng: random.Random, pool: str, kind: str) -> tuple[tuple[Machine, ...
         core.append(_actionable(rng, pool, **desc))
         core = list({m.name: m for m in core}.values())
     fleet = fill_fleet(rng, pool, core, max(_size(rng), len(core) + 2))
-    return fleet, _say(rng, pool, form.format(**desc)), Reference("vague", descriptor=desc)
+    return fleet, P.say(rng, pool, form.format(**desc)), Reference("vague", descriptor=desc)
 
 
 def _listing(fleet) -> list[dict]:
@@ -99,7 +95,7 @@ def bulk(rng: random.Random, pool: str, sid: str) -> Scenario:
         obj = rng.choice(P.OBJECTS["pattern"][pool]).format(pattern=pattern)
     ref = Reference("pattern", pattern=pattern, exclude=exclude)
     targets = tuple(ref.candidates(_listing(fleet)))
-    return Scenario(sid, "bulk_confirmation", fleet, _say(rng, pool, obj), ref, Intent(targets),
+    return Scenario(sid, "bulk_confirmation", fleet, P.say(rng, pool, obj), ref, Intent(targets),
                     style=rng.randrange(100))  # fmt: skip
 
 
@@ -115,7 +111,7 @@ def not_found(rng: random.Random, pool: str, sid: str) -> Scenario:
     obj = rng.choice(P.OBJECTS["name"][pool]).format(name=typed)
     clarifies = rng.random() < 0.6
     intent = Intent((real.name,)) if clarifies else Intent(can_clarify=False)
-    return Scenario(sid, "not_found", fleet, _say(rng, pool, obj), Reference("name", names=(typed,)),
+    return Scenario(sid, "not_found", fleet, P.say(rng, pool, obj), Reference("name", names=(typed,)),
                     intent, style=rng.randrange(100))  # fmt: skip
 
 
@@ -153,7 +149,7 @@ def error_recovery(rng: random.Random, pool: str, sid: str) -> Scenario:
     running = [m for m in fleet if m.status == "running" and m.name != target.name]
     protected = [m for m in running if m.protected]
     wrong = protected[0] if protected and rng.random() < 0.5 else rng.choice(running)
-    asked = _say(rng, pool, rng.choice(P.OBJECTS["name"][pool]).format(name=target.name))
+    asked = P.say(rng, pool, rng.choice(P.OBJECTS["name"][pool]).format(name=target.name))
     line, names_target = rng.choice(P.RECOVERY[pool])
     request = line.format(wrong=wrong.name, target=target.name)
     ref = Reference("recovery", names=(target.name,) if names_target else (), wrong=wrong.name)

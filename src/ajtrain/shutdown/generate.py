@@ -87,8 +87,9 @@ def procedural_scenarios(
     ``GenerateConfig.request_noise``); drawn from a generator of its own, so 0 changes nothing.
     """
     from .build import build
-    from .custom import build_on_fleet
+    from .on_fleet import UserFleet, build_on_fleet
 
+    user_fleet = None if fleet is None else UserFleet.of(fleet)
     counts = category_counts(n)
     order = [c for c, k in counts.items() for _ in range(k)]
     rng = random.Random(seed)
@@ -98,10 +99,10 @@ def procedural_scenarios(
     for category in order:
         seq[category] += 1
         sid = f"shutdown/{category}/{seed}-{seq[category]:05d}"
-        if fleet is None:
+        if user_fleet is None:
             scenario = build(category, rng, pool, sid)
         else:
-            scenario = build_on_fleet(category, rng, fleet, sid)
+            scenario = build_on_fleet(category, rng, pool, sid, user_fleet)
         if request_noise > 0 and noise_rng.random() < request_noise:
             scenario = replace(scenario, request=noisy_request(noise_rng, scenario.request))
         yield scenario

@@ -4,6 +4,8 @@ the two pools never overlap, so no benchmark request is ever a training phrasing
 
 from __future__ import annotations
 
+import random
+
 VERBS = ["shut down", "shutdown", "power off", "turn off", "stop", "halt", "bring down",
          "take down", "power down", "switch off"]  # fmt: skip
 
@@ -96,6 +98,11 @@ def request(frame: str, verb: str, obj: str) -> str:
     """Fill a frame; ``{V}`` is the verb capitalised at the start of a sentence."""
     text = frame.replace("{V}", verb[:1].upper() + verb[1:]).replace("{v}", verb)
     return text.replace("{obj}", obj)
+
+
+def say(rng: random.Random, pool: str, obj: str) -> str:
+    """An opening request about ``obj`` in a frame and with a verb drawn from ``pool``."""
+    return request(rng.choice(FRAMES[pool]), rng.choice(VERBS), obj)
 
 
 def all_templates(pool: str) -> set[str]:
