@@ -11,6 +11,8 @@ import orjson
 import pytest
 
 from ajtrain.cli import main
+from ajtrain.eval.runner import EvalConfig, select_scenarios
+from ajtrain.fleet import example_fleet_path
 from ajtrain.shutdown import phrasings as P
 from ajtrain.shutdown.benchmark import build_benchmark
 from ajtrain.shutdown.canonical import incident
@@ -74,3 +76,21 @@ def test_no_benchmark_name_or_request_in_generated_training_data(generated):
     assert any(
         len({m.name.lower().replace("-", "") for m in s.fleet}) < len(s.fleet) for s in bench
     )
+
+
+def test_eval_on_the_users_fleet_is_held_out_on_phrasing(tmp_path):
+    # eval --fleet uses the user's own names, as training data generated on that fleet does;
+    # its requests come from the benchmark's phrasings, so none is a request trained on.
+    fleet = str(example_fleet_path())
+    out = tmp_path / "train.jsonl"
+    assert main(["generate", "--fleet", fleet, "--n", "500", "--out", str(out)]) == 0
+    trained = {
+        msg["content"]
+        for line in out.read_bytes().splitlines()
+        for msg in orjson.loads(line)["messages"]
+        if msg["role"] == "user"
+    }
+    cfg = EvalConfig(model="scripted:oracle", fleet=fleet, fleet_scenarios=300)
+    requests = {s.request for s in select_scenarios(cfg)}
+    assert len(requests) > 100
+    assert not requests & trained, sorted(requests & trained)[:5]

@@ -40,8 +40,9 @@ class EvalConfig:
     scenarios: str | None = option(None, help="your own scenarios (JSONL of Scenario dicts) "
                                    "instead of the built-in benchmark")  # fmt: skip
     fleet: str | None = option(
-        None, help="your own inventory (YAML/JSON): build the scenarios on it"
-    )
+        None, help="your own inventory (YAML/JSON): build the scenarios on it, phrased as the "
+        "benchmark's are (never as the training data's)",
+    )  # fmt: skip
     fleet_scenarios: int = option(100, help="with --fleet: how many scenarios to build")
     categories: list[str] = option([], help=f"only these categories ({', '.join(CATEGORIES)})")
     data: str | None = option(None, help="toucan_calls: held-out records (JSONL)")
@@ -78,8 +79,12 @@ def select_scenarios(cfg: EvalConfig) -> list[Scenario]:
         from ..fleet import load_fleet
         from ..shutdown.generate import procedural_scenarios
 
+        # The names are the user's own, which training on this fleet uses too: the phrasings
+        # come from the benchmark's pool, so no request is one the model was trained on.
         fleet = load_fleet(cfg.fleet)
-        scenarios = list(procedural_scenarios(cfg.fleet_scenarios, cfg.seed, fleet=fleet))
+        scenarios = list(
+            procedural_scenarios(cfg.fleet_scenarios, cfg.seed, pool="bench", fleet=fleet)
+        )
     else:
         from ..shutdown.benchmark import build_benchmark
 
