@@ -136,6 +136,13 @@ def test_users_own_fleet(tmp_path):
         assert set(_stops(r)) <= names
 
 
+def test_one_builder_per_category_on_made_up_and_on_user_fleets():
+    from ajtrain.shutdown import build, on_fleet
+
+    assert list(build.BUILDERS) == list(on_fleet.BUILDERS)
+    assert set(build.BUILDERS) == set(CATEGORIES)
+
+
 def test_examples_fleet_is_the_packaged_file():
     # one file, not two copies kept in step: examples/fleet.yaml links to the package's
     examples = REPO / "examples" / "fleet.yaml"
