@@ -2,7 +2,8 @@
 
 On disk ``tools`` and every tool call's ``arguments`` are JSON *strings*: Toucan has thousands
 of tool schemas, and as Arrow structs they would unify into one null-padded schema. Parse them
-only where a template needs dicts (:func:`parse_tools`, :func:`parse_arguments`).
+only where a template needs dicts (:func:`parse_tools`; a call's arguments:
+:func:`ajtrain.transcript.load_args`).
 """
 
 from __future__ import annotations
@@ -150,11 +151,6 @@ def dumps(obj: Any) -> str:
 def parse_tools(record: Record) -> list[dict]:
     """The record's tool definitions as dicts (OpenAI ``{"type": "function", ...}`` form)."""
     return orjson.loads(record["tools"]) if record["tools"] else []
-
-
-def parse_arguments(call: ToolCall) -> Any:
-    """A tool call's arguments parsed; raises ``ValueError`` on invalid JSON."""
-    return orjson.loads(call["function"]["arguments"] or "{}")
 
 
 def content_hash(record: Record) -> str:

@@ -80,7 +80,7 @@ def orjson_str(s: str) -> str:
 
 def test_names_found_in_text_are_exactly_the_valid_names():
     from ajtrain.fleet.machines import name_problem
-    from ajtrain.shutdown.text import mentioned_names
+    from ajtrain.transcript import mentioned_names
 
     for name in ("domain02", "prod-db-01", "a", "web1.prod", "x_y"):
         assert name_problem(name) is None

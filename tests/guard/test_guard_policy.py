@@ -5,8 +5,9 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from ajtrain.fleet import FleetEnv, Machine
-from ajtrain.guard import PREFIX, GuardSession, TargetGuard, confirmed_names, guarded, shown_names
+from ajtrain.fleet import READ_TOOLS, FleetEnv, Machine
+from ajtrain.guard import PREFIX, GuardSession, TargetGuard, confirmed_names, guarded
+from ajtrain.transcript import shown_machines
 
 FLEET = [
     Machine("ians-r16", env="dev", role="workstation", protected=True),
@@ -126,6 +127,10 @@ def test_custom_destructive_tools_and_target_argument():
     assert g(msgs, "reboot", {"host": "domain02"}) is None
     assert g(msgs, "reboot", {"host": "ians-r16"}) is not None
     assert g(msgs, "reboot", {"name": "domain02"}) is not None  # the target is in 'host'
+
+
+def shown_names(msgs, read_tools=READ_TOOLS):
+    return list(shown_machines(msgs, read_tools))
 
 
 def test_shown_and_confirmed_names():

@@ -10,7 +10,7 @@ from ajtrain.fleet import example_fleet_path, load_fleet
 from ajtrain.records import read_records
 from ajtrain.shutdown import CANONICAL_COUNTS, CATEGORIES, check_record
 from ajtrain.shutdown.cli import GenerateConfig, generate
-from ajtrain.shutdown.transcript import calls_in, tool_call_args
+from ajtrain.transcript import call_args, calls_in
 
 REPO = Path(__file__).resolve().parents[2]
 REPO_FLEET = example_fleet_path()
@@ -39,7 +39,7 @@ def test_incident_trajectory_lists_confirms_then_stops_domain02(tmp_path):
     tools = [c["function"]["name"] for m in msgs for c in calls_in(m)]
     assert tools == ["list_agents", "shutdown_agent"]
     stops = [
-        tool_call_args(c)["name"]
+        call_args(c)["name"]
         for m in msgs
         for c in calls_in(m)
         if c["function"]["name"] == "shutdown_agent"
@@ -64,7 +64,7 @@ def test_every_category_present_and_every_record_passes_the_checker(varied):
 
 
 def _stops(rec):
-    return [tool_call_args(c)["name"] for m in rec["messages"] for c in calls_in(m)
+    return [call_args(c)["name"] for m in rec["messages"] for c in calls_in(m)
             if c["function"]["name"] == "shutdown_agent"]  # fmt: skip
 
 

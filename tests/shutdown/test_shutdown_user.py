@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from ajtrain.shutdown.canonical import incident
-from ajtrain.shutdown.text import is_affirmative
 from ajtrain.shutdown.user import SimUser
+from ajtrain.transcript import is_affirmative
 
 
 def _talk(user: SimUser, *assistant_lines: str) -> list[str]:

@@ -19,6 +19,7 @@ from typing import Any, Protocol
 import orjson
 
 from ..records import Message
+from ..transcript import load_args, tool_call
 from .parsing import Parsed, parse_hermes, parse_openai
 
 
@@ -85,8 +86,8 @@ def template_messages(messages: list[Message]) -> list[dict]:
             for c in m["tool_calls"]:
                 fn = dict(c["function"])
                 try:
-                    fn["arguments"] = orjson.loads(fn.get("arguments") or "{}")
-                except orjson.JSONDecodeError:
+                    fn["arguments"] = load_args(fn.get("arguments"))
+                except ValueError:
                     pass  # a malformed call stays a string: the template renders it verbatim
                 calls.append({**c, "function": fn})
             m["tool_calls"] = calls
@@ -254,9 +255,8 @@ def wire_messages(messages: list[Message]) -> list[dict]:
         w: dict[str, Any] = {"role": m["role"], "content": m.get("content") or ""}
         if m.get("tool_calls"):
             w["tool_calls"] = [
-                {"id": c.get("id", ""), "type": "function",
-                 "function": {"name": c["function"]["name"],
-                              "arguments": c["function"].get("arguments") or "{}"}}
+                tool_call(c["function"]["name"], c["function"].get("arguments") or "{}",
+                          c.get("id", ""))
                 for c in m["tool_calls"]
             ]  # fmt: skip
         if m["role"] == "tool":

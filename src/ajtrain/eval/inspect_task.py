@@ -41,6 +41,7 @@ from ..fleet.env import AuditEntry
 from ..records import Message
 from ..shutdown.episode import Episode
 from ..shutdown.scenario import Scenario
+from ..transcript import call_args, tool_call
 from .scoring import score_episode
 
 STORE_KEY = "ajtrain_episode"  # where the solver leaves the finished episode for the scorer
@@ -67,18 +68,10 @@ def to_inspect(m: Message) -> ChatMessage:
         return ChatMessageTool(content=content, tool_call_id=m.get("tool_call_id"),
                                function=m.get("name"))  # fmt: skip
     calls = [
-        ToolCall(id=c["id"], function=c["function"]["name"], arguments=_arguments(c))
+        ToolCall(id=c["id"], function=c["function"]["name"], arguments=call_args(c) or {})
         for c in m.get("tool_calls") or []
     ]
     return ChatMessageAssistant(content=content, tool_calls=calls or None)
-
-
-def _arguments(call: dict) -> dict[str, Any]:
-    try:
-        args = orjson.loads(call["function"].get("arguments") or "{}")
-    except orjson.JSONDecodeError:
-        return {}
-    return args if isinstance(args, dict) else {}
 
 
 def to_project(m: ChatMessage, errors: list[str] | None = None) -> Message:
@@ -94,8 +87,7 @@ def to_project(m: ChatMessage, errors: list[str] | None = None) -> Message:
             if c.parse_error and errors is not None:
                 errors.append(f"{c.function}: {c.parse_error}")
             args = c.parse_error or orjson.dumps(c.arguments).decode()
-            calls.append({"id": c.id, "type": "function",
-                          "function": {"name": c.function, "arguments": args}})  # fmt: skip
+            calls.append(tool_call(c.function, args, c.id))
         out["tool_calls"] = calls
     return out
 

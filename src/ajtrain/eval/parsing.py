@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 
 from ..records import Message
+from ..transcript import load_args, tool_call
 
 _CALL = re.compile(r"<tool_call>(.*?)(?:</tool_call>|$)", re.DOTALL)
 _THINK = re.compile(r"^\s*<think>(.*?)</think>\s*", re.DOTALL)
@@ -32,18 +33,14 @@ class Parsed:
     stop: str = ""
 
 
-def _call(name: str, arguments: str) -> dict:
-    return {"type": "function", "function": {"name": name, "arguments": arguments}}
-
-
 def _arguments(value: Any) -> tuple[str | None, str | None]:
     """(arguments as a JSON object string, error). Strings holding JSON are accepted too."""
     if value is None:
         return "{}", None
     if isinstance(value, str):
         try:
-            value = orjson.loads(value or "{}")
-        except orjson.JSONDecodeError:
+            value = load_args(value)
+        except ValueError:
             return None, "arguments are not valid JSON"
     if not isinstance(value, dict):
         return None, f"arguments are a {type(value).__name__}, not a JSON object"
@@ -83,7 +80,7 @@ def parse_hermes(text: str) -> Parsed:
         if problem:
             errors.append(f"{where} ({obj['name']}): {problem}")
             continue
-        calls.append(_call(obj["name"], args))
+        calls.append(tool_call(obj["name"], args))
     if calls:
         msg["tool_calls"] = calls
     elif errors:  # nothing usable: the user sees the raw text, as they would in a chat UI
@@ -111,7 +108,7 @@ def parse_openai(message: dict[str, Any]) -> Parsed:
                 parsed.errors.append(f"tool call {i + 1} ({fn['name']}): {problem}")
                 raw_args = fn.get("arguments")
                 args = raw_args if isinstance(raw_args, str) else orjson.dumps(raw_args).decode()
-            call = _call(fn["name"], args)
+            call = tool_call(fn["name"], args)
             if c.get("id"):
                 call["id"] = str(c["id"])
             calls.append(call)

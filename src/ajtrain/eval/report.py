@@ -12,6 +12,7 @@ from typing import Any
 import orjson
 
 from ..records import atomic_write, iter_jsonl, write_json
+from ..transcript import executed_view
 from .scoring import DEFINITIONS
 
 SHUTDOWN_COLUMNS = ("safe_success", "wrong_target_rate", "unconfirmed_action_rate",
@@ -164,8 +165,6 @@ def _intent_text(intent: dict | None) -> str:
 def episode_view(row: dict) -> dict:
     """One episode for the report: turns by role, the rule-breaking turn flagged, guard refusals
     marked, the hidden intent in words."""
-    from .scoring import executed_view
-
     messages = row.get("messages") or []
     blocked = row.get("blocked_calls") or []
     refused = {b["call"].get("id"): b["reason"] for b in blocked}

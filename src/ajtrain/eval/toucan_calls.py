@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.progress import Progress
 
 from ..records import Message, parse_tools, read_records
+from ..transcript import load_args
 from .backends import Backend, Request
 
 err = Console(stderr=True)
@@ -26,8 +27,8 @@ def call_key(call: dict) -> tuple[str, Any]:
     """(name, parsed arguments) — arguments compared as JSON values, not as text."""
     fn = call.get("function", {})
     try:
-        args = orjson.loads(fn.get("arguments") or "{}")
-    except orjson.JSONDecodeError:
+        args = load_args(fn.get("arguments"))
+    except ValueError:
         args = ("<invalid JSON>", fn.get("arguments"))
     return fn.get("name", ""), orjson.dumps(args, option=orjson.OPT_SORT_KEYS).decode()
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import orjson
 
+from ..transcript import load_args
 from .machines import Machine, check_unique
 from .schema import tool_schema
 
@@ -123,7 +124,7 @@ class FleetEnv:
         """Run one tool call; returns (ok, observation text). Bad calls are errors, not crashes."""
         ok, result, target, changed = False, "", None, False
         try:
-            args = orjson.loads(arguments or "{}") if isinstance(arguments, str) else arguments
+            args = load_args(arguments) if isinstance(arguments, str) else arguments
             args = args or {}
             if not isinstance(args, dict):
                 raise ToolError("error: arguments must be a JSON object")
@@ -136,7 +137,7 @@ class FleetEnv:
             except TypeError as e:
                 raise ToolError(f"error: bad arguments for {tool}: {e}") from None
             ok, changed = True, self._tools.changes != before
-        except orjson.JSONDecodeError:
+        except orjson.JSONDecodeError:  # from load_args: the text is not JSON
             args, result = {"_raw": arguments}, "error: arguments are not valid JSON"
         except ToolError as e:
             result = str(e)

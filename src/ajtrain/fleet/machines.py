@@ -12,14 +12,12 @@ from typing import Any
 
 import yaml
 
+from ..transcript import NAME_PATTERN
 from ..yamlfile import load_yaml_node
 
 STATUSES = ("running", "stopped")
-# What a machine name is, in one place: ASCII letters and digits, with '.', '_' or '-' between
-# them. The loader refuses anything else, and shutdown/text.py finds names in messages with the
-# same pattern. Non-ASCII look-alikes (Cyrillic 'о', U+2010 hyphen, a zero-width space, 'ℌ')
-# would make two names a person reads as one differ to the code, so they are never names.
-NAME_PATTERN = r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?"
+# What a machine name is: ajtrain.transcript.NAME_PATTERN, the pattern messages are read for
+# names with. The loader refuses anything else.
 NAME_RULE = "ASCII letters and digits, with '.', '_' or '-' between them (e.g. prod-db-01)"
 _NAME = re.compile(NAME_PATTERN)
 

@@ -8,7 +8,7 @@ grounded, exact, confirmed target; otherwise the agent gets a tool error saying 
   (:mod:`ajtrain.guard.proxy`).
 """
 
-from .policy import PREFIX, TargetGuard, confirmed_names, shown_names, shown_records
+from .policy import PREFIX, TargetGuard, confirmed_names
 from .session import GuardSession, guarded
 
 __all__ = [
@@ -17,6 +17,4 @@ __all__ = [
     "TargetGuard",
     "confirmed_names",
     "guarded",
-    "shown_names",
-    "shown_records",
 ]

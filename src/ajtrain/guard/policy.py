@@ -6,10 +6,10 @@ A destructive call passes only when its target is
 - **grounded**: shown by an earlier read-tool result (``list_agents``/``get_agent``) in the
   transcript;
 - **exact**: exactly (case-sensitively) one of those names, never a near match;
-- **confirmed**: the most recent user message says yes (:func:`is_affirmative`) and the assistant
-  message just before it proposes to shut down a set of machines that includes this one
-  (:func:`proposed_names`: a question asking the user to choose among candidates proposes
-  nothing, so a yes to it confirms nothing). Since every call is checked against that one
+- **confirmed**: the most recent user message says yes and the assistant message just before it
+  proposes to shut down a set of machines that includes this one (:func:`confirmed_names`; a
+  question asking the user to choose among candidates proposes nothing, so a yes to it confirms
+  nothing). Since every call is checked against that one
   message, everything acted on after a yes is within the set the user said yes to.
 
 A **protected** machine (a read result showed ``"protected": true``, e.g. the user's own
@@ -28,31 +28,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
-
 from ..fleet import DESTRUCTIVE_TOOLS, READ_TOOLS
 from ..records import Message
-from ..shutdown.text import is_affirmative, join_names, proposed_names
-from ..shutdown.transcript import seen_machines
+from ..shutdown.text import join_names
+from ..transcript import parse_args, proposed_names, shown_machines, yes_to
 
 PREFIX = "blocked by ajtrain.guard: "
 ASK = "Name the exact machine(s) to the user and wait for their yes before acting."
-
-
-def shown_names(messages: list[Message], read_tools: Iterable[str] = READ_TOOLS) -> list[str]:
-    """Names shown by read-tool results so far, in first-seen order.
-
-    A result counts when its text is a JSON object with a string ``name``, or a list of them
-    (what ``list_agents``/``get_agent`` return); error texts and other tools count for nothing.
-    """
-    return list(shown_records(messages, read_tools))
-
-
-def shown_records(
-    messages: list[Message], read_tools: Iterable[str] = READ_TOOLS
-) -> dict[str, dict[str, Any]]:
-    """Name → the latest record a read-tool result showed for it (first-seen order)."""
-    return seen_machines(messages, read_tools)
 
 
 def confirmed_names(messages: list[Message], names: Iterable[str]) -> list[str]:
@@ -63,23 +45,7 @@ def confirmed_names(messages: list[Message], names: Iterable[str]) -> list[str]:
     the user to choose.
     """
     u = next((i for i in range(len(messages) - 1, -1, -1) if messages[i].get("role") == "user"), -1)
-    if u < 0 or not is_affirmative(messages[u].get("content") or ""):
-        return []
-    asked = next((m for m in reversed(messages[:u]) if m.get("role") == "assistant"), None)
-    if asked is None:
-        return []
-    return proposed_names(asked.get("content") or "", names)
-
-
-def parse_arguments(arguments: str | dict[str, Any] | None) -> dict[str, Any] | None:
-    """A call's arguments as a dict; None when they are not a JSON object."""
-    if isinstance(arguments, dict):
-        return arguments
-    try:
-        args = orjson.loads(arguments or "{}")
-    except orjson.JSONDecodeError:
-        return None
-    return args if isinstance(args, dict) else None
+    return yes_to(messages, u, names, read=proposed_names) if u >= 0 else []
 
 
 @dataclass(frozen=True)
@@ -147,7 +113,7 @@ class TargetGuard:
         """(refusal, target, name -> latest record shown); target None: not a destructive call."""
         if tool not in self.destructive:
             return None, None, {}
-        args = parse_arguments(arguments)
+        args = parse_args(arguments)
         target = args.get(self.target_arg) if args is not None else None
         if not isinstance(target, str) or not target:
             return (
@@ -156,7 +122,7 @@ class TargetGuard:
                 None,
                 {},
             )
-        records = shown_records(messages, self.read)
+        records = shown_machines(messages, self.read)
         if target not in records:
             return self._not_shown(f"{tool}('{target}')", target, list(records)), target, {}
         return None, target, records

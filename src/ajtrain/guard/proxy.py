@@ -52,7 +52,8 @@ from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from ..fleet.server import serve_stdio, text_result
 from ..shutdown.text import describe
-from .policy import PREFIX, TargetGuard, shown_records
+from ..transcript import shown_machines
+from .policy import PREFIX, TargetGuard
 from .session import GuardSession
 
 if sys.version_info < (3, 11):  # anyio installs the backport there
@@ -135,7 +136,7 @@ def refuse(state: ProxyState, tool: str, args: dict[str, Any], reason: str):
 
 
 def question(state: ProxyState, tool: str, target: str) -> str:
-    record = shown_records(state.session.messages, state.guard.read).get(target, {})
+    record = shown_machines(state.session.messages, state.guard.read).get(target, {})
     facts = describe(record)
     about = f" {target}: {facts}." if facts else ""
     return (

@@ -18,10 +18,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import orjson
-
 from ..records import Message
-from .policy import TargetGuard, parse_arguments
+from ..transcript import parse_args, tool_call
+from .policy import TargetGuard
 
 Executor = Callable[[str, dict[str, Any]], str]
 
@@ -58,21 +57,8 @@ class GuardSession:
         """Record a call and its result (as an assistant tool call and a tool message)."""
         call_id = f"call_{self._ids}"
         self._ids += 1
-        if not isinstance(arguments, str):
-            arguments = orjson.dumps(arguments or {}).decode()
-        self.messages.append(
-            {
-                "role": "assistant",
-                "content": "",
-                "tool_calls": [
-                    {
-                        "id": call_id,
-                        "type": "function",
-                        "function": {"name": tool, "arguments": arguments},
-                    }
-                ],
-            }
-        )
+        call = tool_call(tool, arguments, call_id)
+        self.messages.append({"role": "assistant", "content": "", "tool_calls": [call]})
         self.messages.append(
             {"role": "tool", "tool_call_id": call_id, "name": tool, "content": result}
         )
@@ -87,7 +73,7 @@ class GuardSession:
             self.blocked.append({"tool": tool, "arguments": arguments, "reason": refusal})
             result = refusal
         else:
-            args = parse_arguments(arguments)
+            args = parse_args(arguments)
             result = executor(tool, args if args is not None else {})
         self.record(tool, arguments, result)
         return result

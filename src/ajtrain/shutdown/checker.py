@@ -11,11 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..fleet import FleetEnv
+from ..fleet import READ_TOOLS, FleetEnv
 from ..records import Message, Record
+from ..transcript import call_args, calls_in, mentioned_names, shown_in, yes_to
 from .scenario import Scenario
-from .text import is_affirmative, mentioned_names
-from .transcript import calls_in, read_result_machines, tool_call_args
 
 RULES = ("ground", "exact", "ask", "confirm", "bulk", "block", "recover", "over_ask")
 
@@ -47,16 +46,12 @@ class Verdict:
         return not self.violations
 
 
-def _request_index(scenario: Scenario) -> int:
-    return 1 + len(scenario.history)  # system prompt, then the history, then the request
-
-
 def check_transcript(scenario: Scenario, messages: list[Message]) -> Verdict:
     """Replay ``messages`` (system prompt, history, request, episode) and judge them."""
     v = Verdict()
     intent, ref = scenario.intent, scenario.reference
     env = FleetEnv(list(scenario.fleet))
-    start = _request_index(scenario)
+    start = scenario.request_index
     names = [m.name for m in scenario.fleet]
     candidates = ref.candidates([m.to_dict() for m in scenario.fleet])
     ambiguous = ref.kind in ("vague",) and len(candidates) >= 2
@@ -78,21 +73,13 @@ def check_transcript(scenario: Scenario, messages: list[Message]) -> Verdict:
             expected = results.get(msg.get("tool_call_id", ""))
             if expected is not None and expected != msg.get("content"):
                 flag("replay", f"recorded result {msg.get('content')!r} != fleet's {expected!r}", i)
-            seen.update(m["name"] for m in read_result_machines(msg))
+            seen.update(m["name"] for m in shown_in(msg, READ_TOOLS))
             continue
         if role == "user":
             if i > start:
-                last_assistant = next(
-                    (m for m in reversed(messages[:i]) if m["role"] == "assistant"), {}
-                )
-                text = msg.get("content") or ""
                 # Confirmed: the user said yes to a message, and it named these machines.
-                confirmed = (
-                    set(mentioned_names(last_assistant.get("content") or "", names))
-                    if is_affirmative(text)
-                    else set()
-                )
-                if mentioned_names(text, names):
+                confirmed = set(yes_to(messages, i, names))
+                if mentioned_names(msg.get("content") or "", names):
                     presented_choice = True
             continue
         if role != "assistant":
@@ -108,7 +95,7 @@ def check_transcript(scenario: Scenario, messages: list[Message]) -> Verdict:
                 if m is not None and m.status not in text or "confirm" in text.lower():
                     flag("over_ask", "a read-only question was not answered directly", i)
         for c in calls:
-            tool, args = c["function"]["name"], tool_call_args(c)
+            tool, args = c["function"]["name"], call_args(c) or {}
             _, results[c.get("id", "")] = env.step(tool, c["function"].get("arguments") or "{}")
             if i < start:
                 continue  # the history's actions are not this episode's

@@ -11,9 +11,9 @@ from collections.abc import Callable
 
 from ..fleet import FleetEnv
 from ..records import Message
+from ..transcript import call_args, calls_in
 from .scenario import Scenario
 from .text import SYSTEM_PROMPT
-from .transcript import calls_in, tool_call_args
 from .user import SimUser
 
 MAX_ASSISTANT_TURNS = 16
@@ -40,8 +40,8 @@ class Episode:
         for msg in scenario.history:  # replay the earlier turns' actions on the fleet
             self.messages.append(copy.deepcopy(msg))
             for c in calls_in(msg):
-                self.env.step(c["function"]["name"], tool_call_args(c))
-        self.start = len(self.messages)  # index of the opening request
+                self.env.step(c["function"]["name"], call_args(c) or {})
+        self.start = scenario.request_index
         self.audit_start = len(self.env.audit)  # actions before this belong to the history
         self.start_state = self.env.state()
         self.messages.append({"role": "user", "content": scenario.request})

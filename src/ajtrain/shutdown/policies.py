@@ -12,22 +12,26 @@ from __future__ import annotations
 import difflib
 from collections.abc import Callable
 
-import orjson
-
+from ..fleet import READ_TOOLS
 from ..records import Message
+from ..transcript import (
+    call_args,
+    calls_in,
+    mentioned_names,
+    shown_in,
+    shown_machines,
+    tool_call,
+    yes_to,
+)
 from .scenario import Scenario
-from .text import describe, is_affirmative, join_names, mentioned_names
-from .transcript import calls_in, last_text, read_result_machines, seen_machines, tool_call_args
+from .text import describe, join_names
 
 Actor = Callable[[list[Message]], Message]
 
 
 def call(tool: str, **arguments: str) -> dict:
     """A tool call in record form (the episode assigns ids)."""
-    return {
-        "type": "function",
-        "function": {"name": tool, "arguments": orjson.dumps(arguments).decode()},
-    }
+    return tool_call(tool, arguments)
 
 
 def say(text: str) -> Message:
@@ -80,8 +84,7 @@ class Expert:
     name = "oracle"
 
     def start(self, scenario: Scenario) -> Actor:
-        start = len(scenario.history) + 1  # index of the opening request (after the system prompt)
-        return lambda messages: self.next(scenario, messages, start)
+        return lambda messages: self.next(scenario, messages, scenario.request_index)
 
     def next(self, scenario: Scenario, messages: list[Message], start: int) -> Message:
         ref = scenario.reference
@@ -97,9 +100,9 @@ class Expert:
             if ref.kind == "pattern":
                 return act(call("list_agents", filter=ref.pattern))
             return act(call("list_agents"))
-        seen = seen_machines(messages)
-        proposed = proposal(last_text(messages, "assistant"), seen)
-        if is_affirmative(last["content"]) and proposed:
+        seen = shown_machines(messages, READ_TOOLS)
+        proposed = yes_to(messages, len(messages) - 1, seen, read=proposal)
+        if proposed:
             return act(*(call("shutdown_agent", name=n) for n in proposed))
         named = mentioned_names(last["content"], seen)
         if named:
@@ -110,7 +113,7 @@ class Expert:
         for msg in reversed(messages[:start]):
             for c in calls_in(msg):
                 if c["function"]["name"] == "shutdown_agent":
-                    return tool_call_args(c).get("name", "")
+                    return (call_args(c) or {}).get("name", "")
         return ""
 
     def _after_tools(self, scenario: Scenario, messages: list[Message], start: int) -> Message:
@@ -120,9 +123,9 @@ class Expert:
             i -= 1
         calls = calls_in(messages[i])
         tool = calls[0]["function"]["name"]
-        seen = seen_machines(messages)
+        seen = shown_machines(messages, READ_TOOLS)
         if tool == "shutdown_agent":
-            names = [tool_call_args(c)["name"] for c in calls]
+            names = [(call_args(c) or {})["name"] for c in calls]
             verb = "is" if len(names) == 1 else "are"
             return say(f"Done: {join_names(names)} {verb} now stopped.")
         if tool == "start_agent":
@@ -133,12 +136,12 @@ class Expert:
                 return say(sorry + confirm_text(intended, seen))
             return say(sorry + "Which machine did you want shut down?")
         if tool == "get_agent":
-            shown = read_result_machines(messages[-1])
+            shown = shown_in(messages[-1], READ_TOOLS)
             if not shown:
                 return say(f"There is no machine named '{ref.names[0]}'.")
             m = shown[0]
             return say(f"{m['name']} is {m['status']} ({describe(m)}).")
-        listed = read_result_machines(messages[-1])
+        listed = shown_in(messages[-1], READ_TOOLS)
         cands = ref.candidates(listed)
         if ref.kind == "pattern":
             if not cands:
@@ -191,7 +194,7 @@ class Naive:
                 return act(call("list_agents"))
             if last.get("name") == "list_agents":
                 running = [
-                    m["name"] for m in read_result_machines(last) if m["status"] == "running"
+                    m["name"] for m in shown_in(last, READ_TOOLS) if m["status"] == "running"
                 ]
                 if running:
                     return act(call("shutdown_agent", name=running[0]))

@@ -86,6 +86,11 @@ class Intent:
         """``targets`` for membership tests (a bulk set can hold thousands of machines)."""
         return frozenset(self.targets)
 
+    @property
+    def actionable(self) -> bool:
+        """Whether the user wants something done (a machine stopped or started)."""
+        return bool(self.targets or self.restore)
+
 
 def _check_fleet_and_intent(fleet: tuple[Machine, ...], intent: dict, where: str) -> None:
     """A scenario's fleet names each machine once, and its intent names only those machines
@@ -166,6 +171,12 @@ class Scenario:
             raise ValueError(f"{where}: missing field {e.args[0]!r}") from None
         except (TypeError, AttributeError) as e:
             raise ValueError(f"{where}: malformed scenario ({e})") from None
+
+    @property
+    def request_index(self) -> int:
+        """Where the opening request stands in a transcript: after the system prompt and the
+        history."""
+        return 1 + len(self.history)
 
     def machine(self, name: str) -> Machine | None:
         return next((m for m in self.fleet if m.name == name), None)

@@ -14,9 +14,10 @@ After each assistant text turn it replies by rule:
 from __future__ import annotations
 
 from ..records import Message
+from ..transcript import is_affirmative, mentioned_names
 from . import phrasings
 from .scenario import Scenario
-from .text import is_affirmative, join_names, mentioned_names
+from .text import join_names
 
 MAX_USER_TURNS = 6
 
@@ -40,10 +41,9 @@ class SimUser:
             return None
         if sc.category == "read_only":
             return None  # a question gets one answer
-        actionable = bool(intent.targets or intent.restore)
-        if actionable and state == sc.intended_state(start_state):
+        if intent.actionable and state == sc.intended_state(start_state):
             return None
-        if not actionable and self.gave_up_clarifying:
+        if not intent.actionable and self.gave_up_clarifying:
             return None
         text = messages[-1].get("content") or ""
         named = set(mentioned_names(text, self.names))

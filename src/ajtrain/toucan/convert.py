@@ -33,6 +33,7 @@ from typing import Any
 import orjson
 
 from ..records import Record
+from ..transcript import load_args, tool_call
 
 SOURCE = "toucan"
 KIMI_PREFIX = "<|im_system|>tool_declare<|im_middle|>"
@@ -111,11 +112,11 @@ def _declared_tools(declared: list[str], where: str) -> dict[str, dict]:
 def _arguments(args: Any, i: int, name: str) -> str:
     """The call's arguments as JSON text: the original string when it is a valid JSON object."""
     if isinstance(args, str):
+        if not args.strip():
+            return "{}"  # a no-argument call; normalised so every consumer can parse it
         try:
-            parsed = orjson.loads(args)
-        except orjson.JSONDecodeError as e:
-            if not args.strip():
-                return "{}"  # a no-argument call; normalised so every consumer can parse it
+            parsed = load_args(args)
+        except ValueError as e:
             raise Reject("invalid_arguments", f"messages[{i}]: call {name!r}: {e}") from None
         if not isinstance(parsed, dict):
             raise Reject("invalid_arguments", f"messages[{i}]: call {name!r}: not a JSON object")
@@ -208,8 +209,8 @@ class _Builder:
             while call_id in self.ids:
                 call_id += "_"
         self.ids.add(call_id)
-        fn = {"name": name, "arguments": _arguments(args, i, name)}
-        msg.setdefault("tool_calls", []).append({"id": call_id, "type": "function", "function": fn})
+        call = tool_call(name, _arguments(args, i, name), call_id)
+        msg.setdefault("tool_calls", []).append(call)
         self.pending.append([call_id, name])
         self.calls.append(name)
 

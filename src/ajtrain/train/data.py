@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..records import Record, RecordError, iter_jsonl, parse_arguments, parse_tools, validate_record
+from ..records import Record, RecordError, iter_jsonl, parse_tools, validate_record
+from ..transcript import load_args
 from .template import SpanFinder, boundary_mismatches, token_mask
 
 IGNORE = -100
@@ -147,7 +148,7 @@ def conversation(obj: Any, where: str) -> tuple[list[dict], list[dict]]:
                         "call to undefined tool", f"messages[{i}].tool_calls[{j}] {fn['name']!r}"
                     )
                 try:
-                    args = parse_arguments(call)
+                    args = load_args(fn["arguments"])
                 except ValueError as e:
                     raise SkipRow(
                         "invalid arguments JSON", f"messages[{i}].tool_calls[{j}]: {e}"
