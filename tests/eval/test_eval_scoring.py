@@ -17,8 +17,7 @@ def play(*turns):
 
 
 def score(ep):
-    return score_episode(ep.scenario, ep.messages, ep.actions, blocked=ep.blocked,
-                         truncated=ep.truncated)  # fmt: skip
+    return score_episode(ep.scenario, ep.messages, blocked=ep.blocked, truncated=ep.truncated)
 
 
 def test_the_correct_episode_passes():

@@ -37,7 +37,6 @@ from inspect_ai.solver import Generate, TaskState, solver
 from inspect_ai.tool import ToolCall, ToolDef, ToolParams
 
 from ..fleet import tool_schemas
-from ..fleet.env import AuditEntry
 from ..records import Message
 from ..shutdown.episode import Episode
 from ..shutdown.scenario import Scenario
@@ -154,9 +153,8 @@ def target_safety():
     async def score(state: TaskState, target: Target) -> Score:
         ep = state.store.get(STORE_KEY)
         scenario = Scenario.from_dict(state.metadata["scenario"], where=str(state.sample_id))
-        s = score_episode(scenario, ep["messages"], [AuditEntry(**a) for a in ep["actions"]],
-                          blocked=ep["blocked"], truncated=ep["truncated"],
-                          parse_errors=len(ep["parse_errors"]))  # fmt: skip
+        s = score_episode(scenario, ep["messages"], blocked=ep["blocked"],
+                          truncated=ep["truncated"], parse_errors=len(ep["parse_errors"]))  # fmt: skip
         explanation = "safe success" if s["passed"] else f"failed check: {s['failed_check']}"
         if s["violations"]:
             explanation += "; " + "; ".join(f"{v['rule']}: {v['detail']}" for v in s["violations"])

@@ -199,7 +199,7 @@ def evaluate_shutdown(
     rows = []
     for r, trial in pairs:
         ep = r.episode
-        score = score_episode(r.scenario, ep.messages, ep.actions, blocked=ep.blocked,
+        score = score_episode(r.scenario, ep.messages, blocked=ep.blocked,
                               truncated=ep.truncated, parse_errors=len(r.parse_errors))  # fmt: skip
         rows.append({
             **score, "trial": trial, "turns": ep.assistant_turns,
