@@ -107,6 +107,7 @@ class HFBackend:
     device: str = "auto"
     shared_prefix: bool = True
     kv_reuse: bool = True
+    dtype: str = "auto"
     name: str = field(init=False)
     deterministic: bool = field(init=False)
     generate_calls: int = field(init=False, default=0)
@@ -127,8 +128,11 @@ class HFBackend:
         device = self.device
         if device == "auto":
             device = "cuda" if torch.cuda.is_available() else "cpu"
-        dtype = torch.float32
-        if device.startswith("cuda") and torch.cuda.is_bf16_supported():
+        dtypes = {"float32": torch.float32, "bfloat16": torch.bfloat16}
+        if self.dtype not in ("auto", *dtypes):
+            raise ValueError(f"--dtype {self.dtype}: use auto, float32 or bfloat16")
+        dtype = dtypes.get(self.dtype, torch.float32)
+        if self.dtype == "auto" and device.startswith("cuda") and torch.cuda.is_bf16_supported():
             dtype = torch.bfloat16
         self.tok = AutoTokenizer.from_pretrained(self.path)
         self.tok.padding_side = "left"  # new tokens must follow every prompt directly
@@ -388,4 +392,5 @@ def make_backend(cfg: Any) -> Backend:
     if model in PACKAGED or model.endswith(".gguf"):  # an untrained base, converted once
         model = resolve_base(model)
     return HFBackend(model, cfg.max_new_tokens, cfg.temperature, cfg.batch_size, cfg.device,
-                     cfg.shared_prefix, getattr(cfg, "kv_reuse", True))  # fmt: skip
+                     cfg.shared_prefix, getattr(cfg, "kv_reuse", True),
+                     getattr(cfg, "dtype", "auto"))  # fmt: skip

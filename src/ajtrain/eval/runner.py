@@ -64,6 +64,9 @@ class EvalConfig:
     kv_reuse: bool = option(True, help="model dir: keep each episode's KV cache from turn to "
                             "turn, so a round prefills only the new text")  # fmt: skip
     device: str = option("auto", help="model dir: 'auto', 'cpu', 'cuda', 'cuda:1', ...")
+    dtype: str = option("auto", help="model dir: weights' precision: 'auto' (bfloat16 on a GPU "
+                        "that has it, else float32), 'float32' or 'bfloat16' (faster matrix products "
+                        "on a CPU with AVX512-BF16; greedy replies may differ from float32)")  # fmt: skip
     charts: bool = option(True, help="write PNG charts into report.html (needs matplotlib)")
 
 
