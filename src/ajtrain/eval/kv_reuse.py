@@ -99,6 +99,7 @@ class EpisodeCaches:
         self, prompts: list[list[int]], pasts: list[_Past | None], seed: int
     ) -> list[tuple[Parsed, _Past]]:
         import torch
+
         b = self.b
         cached = [len(p.ids) if p else 0 for p in pasts]
         width_c = max(cached)
