@@ -102,3 +102,13 @@ def test_toucan_calls_on_a_model_directory(tiny_model_dir, tmp_path):
     assert m["rows"] == 3 and m["calls"] == 3
     assert 0.0 <= m["call_accuracy"] <= m["name_accuracy"] <= 1.0
     assert set(m["per_subset"]) == {"single-turn-original"}
+
+
+def test_bfloat16_weights_on_request(tiny_model_dir):
+    import torch
+
+    backend = HFBackend(str(tiny_model_dir), max_new_tokens=4, batch_size=2, dtype="bfloat16")
+    assert backend.model.dtype == torch.bfloat16
+    sys_msg = {"role": "system", "content": "You are AJ."}
+    out = backend.complete([Request("0", [sys_msg, {"role": "user", "content": "hi"}], None)])
+    assert out[0].stop in ("eos", "length")
