@@ -92,3 +92,11 @@ def test_missing_recipe_file_and_invalid_yaml(tmp_path):
     bad.write_text("sources: [unclosed\n")
     with pytest.raises(RecipeError, match="invalid YAML"):
         load_recipe(bad)
+
+
+def test_a_key_given_twice_is_an_error_not_the_last_one(tmp_path):
+    twice = tmp_path / "twice.yaml"
+    twice.write_text("name: r\ntotal: 100\nsources:\n  a: {path: a.jsonl, count: 50}\n"
+                     "  a: {path: b.jsonl, count: 50}\n")  # fmt: skip
+    with pytest.raises(RecipeError, match=r"twice.yaml.*line 5: key 'a' repeats the one on line 4"):
+        load_recipe(twice)

@@ -27,6 +27,8 @@ from typing import Any
 
 import yaml
 
+from ..yamlfile import load_yaml
+
 BUILTIN = ("safety", "general")
 RECIPE_KEYS = {
     "name",
@@ -93,7 +95,7 @@ def load_recipe(
     path = resolve(recipe)
     origin = str(recipe) if str(recipe) in BUILTIN else str(path)
     try:
-        data = yaml.safe_load(path.read_text())
+        data = load_yaml(path.read_text())  # a key given twice is an error, not the last one
     except yaml.YAMLError as e:
         raise RecipeError(origin, "<file>", f"invalid YAML ({e})") from None
     return parse_recipe(data, origin, overrides or {}, seed, allow_oversample)
