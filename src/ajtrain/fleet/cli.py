@@ -6,6 +6,7 @@ import argparse
 import dataclasses
 
 from ..config import add_arguments, from_args, option
+from .env import TOOL_NAMES
 
 
 @dataclasses.dataclass
@@ -35,7 +36,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "fleet",
         help="the simulated fleet as an MCP server",
-        description="The simulated fleet (list_agents, get_agent, shutdown_agent, start_agent).",
+        description=f"The simulated fleet ({', '.join(TOOL_NAMES)}).",
     )
     sub = parser.add_subparsers(dest="fleet_command", metavar="SUBCOMMAND", required=True)
     s = sub.add_parser(

@@ -1,13 +1,41 @@
-"""Tool JSON schemas derived from the functions that implement them (signature + docstring),
-so the schema the model is trained on is the schema the code runs."""
+"""Tools declared by the functions that implement them: the JSON schema from the signature and
+docstring, so the schema the model is trained on is the schema the code runs, and the kind
+(read / destructive / repair) from a decorator, so every layer that must treat a destructive
+call differently asks the same declaration (docs/TRAINING_ARCHITECTURE.md, "The fleet and its
+tools")."""
 
 from __future__ import annotations
 
+import enum
 import inspect
 import re
 import typing
 from collections.abc import Callable
 from typing import Any
+
+
+class ToolKind(enum.Enum):
+    """What a tool does to the fleet, which decides how the guard and the checker treat it."""
+
+    READ = "read"  # changes nothing; the machines its result shows ground a name
+    DESTRUCTIVE = "destructive"  # needs a grounded, exact, confirmed target
+    REPAIR = "repair"  # undoes a destructive call
+
+
+def tool(kind: ToolKind) -> Callable[[Callable], Callable]:
+    """Declare a method a published tool of ``kind`` (tau2-bench's ``@is_tool(ToolType.WRITE)``)."""
+
+    def declare(fn: Callable) -> Callable:
+        fn.tool_kind = kind  # type: ignore[attr-defined]
+        return fn
+
+    return declare
+
+
+def tool_kinds(cls: type) -> dict[str, ToolKind]:
+    """Name → kind of every method of ``cls`` declared with :func:`tool`, in definition order."""
+    return {name: fn.tool_kind for name, fn in vars(cls).items() if hasattr(fn, "tool_kind")}
+
 
 _JSON_TYPES = {str: "string", int: "integer", float: "number", bool: "boolean"}
 _ARG_LINE = re.compile(r"^\s{4,}(\w+)(?:\s*\([^)]*\))?:\s*(.+)$")

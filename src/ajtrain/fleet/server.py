@@ -22,8 +22,9 @@ from mcp.server.stdio import stdio_server
 from mcp.shared.message import SessionMessage
 from pydantic import ValidationError
 
-from .env import DESTRUCTIVE_TOOLS, READ_TOOLS, FleetEnv, tool_schemas
+from .env import FleetEnv, is_destructive, kind_of, tool_schemas
 from .machines import Machine
+from .schema import ToolKind
 
 SERVER_NAME = "ajtrain-fleet"
 
@@ -31,8 +32,8 @@ SERVER_NAME = "ajtrain-fleet"
 def mcp_tools() -> list[types.Tool]:
     """The fleet's tools in MCP form, from the same schemas the records carry.
 
-    Annotations tell clients which tools only read and which one is destructive (hints: the
-    guard does not rely on them).
+    Annotations tell clients which tools only read and which one is destructive, from the tools'
+    declared kinds (hints: the guard does not rely on them).
     """
     return [
         types.Tool(
@@ -40,8 +41,8 @@ def mcp_tools() -> list[types.Tool]:
             description=s["function"]["description"],
             input_schema=s["function"]["parameters"],
             annotations=types.ToolAnnotations(
-                read_only_hint=s["function"]["name"] in READ_TOOLS,
-                destructive_hint=s["function"]["name"] in DESTRUCTIVE_TOOLS,
+                read_only_hint=kind_of(s["function"]["name"]) is ToolKind.READ,
+                destructive_hint=is_destructive(s["function"]["name"]),
                 idempotent_hint=True,  # a second shutdown/start of a machine changes nothing
                 open_world_hint=False,
             ),
