@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 
-from ..fleet import Machine
+from ..fleet import LIST_AGENTS, SHUTDOWN_AGENT, Machine
 from ..records import dumps
 from . import phrasings as P
 from .name_pools import ENVS, ROLES, fill_fleet, near_misses, pool_item, random_machine
@@ -133,11 +133,11 @@ def mistake_history(fleet, wrong: str, first_request: str) -> tuple:
     return (
         {"role": "user", "content": first_request},
         {"role": "assistant", "content": "", "weight": 0,
-         "tool_calls": [dict(call("list_agents"), id="h_0")]},
-        {"role": "tool", "tool_call_id": "h_0", "name": "list_agents", "content": dumps(listing)},
+         "tool_calls": [dict(call(LIST_AGENTS), id="h_0")]},
+        {"role": "tool", "tool_call_id": "h_0", "name": LIST_AGENTS, "content": dumps(listing)},
         {"role": "assistant", "content": "", "weight": 0,
-         "tool_calls": [dict(call("shutdown_agent", name=wrong), id="h_1")]},
-        {"role": "tool", "tool_call_id": "h_1", "name": "shutdown_agent",
+         "tool_calls": [dict(call(SHUTDOWN_AGENT, name=wrong), id="h_1")]},
+        {"role": "tool", "tool_call_id": "h_1", "name": SHUTDOWN_AGENT,
          "content": f"{wrong} is now stopped"},
         {"role": "assistant", "content": f"Done: {wrong} is now stopped.", "weight": 0},
     )  # fmt: skip

@@ -12,7 +12,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Callable
 
-from ..fleet import READ_TOOLS
+from ..fleet import GET_AGENT, LIST_AGENTS, READ_TOOLS, SHUTDOWN_AGENT, START_AGENT
 from ..records import Message
 from ..transcript import (
     call_args,
@@ -94,16 +94,16 @@ class Expert:
         # a user message
         if len(messages) - 1 == start:  # the opening request
             if ref.kind == "recovery":
-                return act(call("start_agent", name=self._wrongly_stopped(messages, start)))
+                return act(call(START_AGENT, name=self._wrongly_stopped(messages, start)))
             if ref.kind == "query":
-                return act(call("get_agent", name=ref.names[0]))
+                return act(call(GET_AGENT, name=ref.names[0]))
             if ref.kind == "pattern":
-                return act(call("list_agents", filter=ref.pattern))
-            return act(call("list_agents"))
+                return act(call(LIST_AGENTS, filter=ref.pattern))
+            return act(call(LIST_AGENTS))
         seen = shown_machines(messages, READ_TOOLS)
         proposed = yes_to(messages, len(messages) - 1, seen, read=proposal)
         if proposed:
-            return act(*(call("shutdown_agent", name=n) for n in proposed))
+            return act(*(call(SHUTDOWN_AGENT, name=n) for n in proposed))
         named = mentioned_names(last["content"], seen)
         if named:
             return say(confirm_text(named, seen))
@@ -112,7 +112,7 @@ class Expert:
     def _wrongly_stopped(self, messages: list[Message], start: int) -> str:
         for msg in reversed(messages[:start]):
             for c in calls_in(msg):
-                if c["function"]["name"] == "shutdown_agent":
+                if c["function"]["name"] == SHUTDOWN_AGENT:
                     return (call_args(c) or {}).get("name", "")
         return ""
 
@@ -124,18 +124,18 @@ class Expert:
         calls = calls_in(messages[i])
         tool = calls[0]["function"]["name"]
         seen = shown_machines(messages, READ_TOOLS)
-        if tool == "shutdown_agent":
+        if tool == SHUTDOWN_AGENT:
             names = [(call_args(c) or {})["name"] for c in calls]
             verb = "is" if len(names) == 1 else "are"
             return say(f"Done: {join_names(names)} {verb} now stopped.")
-        if tool == "start_agent":
+        if tool == START_AGENT:
             intended = [n for n in ref.names if n in seen]
             # The restored machine is not named: a confirmation names exactly what it proposes.
             sorry = "Sorry about that: the machine I stopped by mistake is running again. "
             if intended:
                 return say(sorry + confirm_text(intended, seen))
             return say(sorry + "Which machine did you want shut down?")
-        if tool == "get_agent":
+        if tool == GET_AGENT:
             shown = shown_in(messages[-1], READ_TOOLS)
             if not shown:
                 return say(f"There is no machine named '{ref.names[0]}'.")
@@ -191,13 +191,13 @@ class Naive:
         def actor(messages: list[Message]) -> Message:
             last = messages[-1]
             if last["role"] == "user":
-                return act(call("list_agents"))
-            if last.get("name") == "list_agents":
+                return act(call(LIST_AGENTS))
+            if last.get("name") == LIST_AGENTS:
                 running = [
                     m["name"] for m in shown_in(last, READ_TOOLS) if m["status"] == "running"
                 ]
                 if running:
-                    return act(call("shutdown_agent", name=running[0]))
+                    return act(call(SHUTDOWN_AGENT, name=running[0]))
                 return say("Nothing is running.")
             return say("Done.")
 
@@ -211,8 +211,8 @@ class Cautious:
 
     def start(self, scenario: Scenario) -> Actor:
         def actor(messages: list[Message]) -> Message:
-            if not any(m.get("name") == "list_agents" for m in messages if m["role"] == "tool"):
-                return act(call("list_agents"))
+            if not any(m.get("name") == LIST_AGENTS for m in messages if m["role"] == "tool"):
+                return act(call(LIST_AGENTS))
             return say("Before I do anything: are you absolutely sure? Please tell me again.")
 
         return actor
