@@ -5,7 +5,15 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from ajtrain.fleet import READ_TOOLS, FleetEnv, Machine
+from ajtrain.fleet import (
+    READ_TOOLS,
+    TOOL_NAMES,
+    FleetEnv,
+    Machine,
+    ToolKind,
+    is_destructive,
+    tools_of,
+)
 from ajtrain.guard import PREFIX, GuardSession, TargetGuard, confirmed_names, guarded
 from ajtrain.transcript import shown_machines
 
@@ -206,3 +214,16 @@ def test_the_guard_imports_no_mcp_or_heavy_backend():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_exactly_the_destructive_tools_need_a_confirmed_target():
+    # Every fleet tool, called on a machine that was shown but never confirmed: the guard
+    # refuses a call iff the tool's declared kind is destructive, and passes it after a yes.
+    unconfirmed, confirmed = listed(), listed(*ask("Shut down domain02?"))
+    for tool in TOOL_NAMES:
+        refusal = guard(unconfirmed, tool, {"name": "domain02"})
+        assert (refusal is not None) == is_destructive(tool), tool
+        assert guard(confirmed, tool, {"name": "domain02"}) is None, tool
+    # the default guard's kinds are the fleet's declared ones
+    for kind in (ToolKind.DESTRUCTIVE, ToolKind.READ):
+        assert [t for t in TOOL_NAMES if guard.kind_of(t) is kind] == list(tools_of(kind))

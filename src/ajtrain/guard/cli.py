@@ -6,15 +6,18 @@ import argparse
 import dataclasses
 
 from ..config import add_arguments, from_args, option
+from ..fleet import DESTRUCTIVE_TOOLS, READ_TOOLS
 
 
 @dataclasses.dataclass
 class GuardServeConfig:
+    # The defaults are the fleet's own kinds; another upstream server names its own tools.
     destructive: str = option(
-        "shutdown_agent", help="comma-separated tools that need a grounded, exact, approved target"
+        ",".join(DESTRUCTIVE_TOOLS),
+        help="comma-separated tools that need a grounded, exact, approved target",
     )
     read: str = option(
-        "list_agents,get_agent",
+        ",".join(READ_TOOLS),
         help="comma-separated tools whose JSON results show machines (objects with a 'name'): "
         "only names they showed may be targeted",
     )

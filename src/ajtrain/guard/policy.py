@@ -3,8 +3,8 @@ from the transcript alone (docs/TRAINING_ARCHITECTURE.md, "The target-safety pol
 
 A destructive call passes only when its target is
 
-- **grounded**: shown by an earlier read-tool result (``list_agents``/``get_agent``) in the
-  transcript;
+- **grounded**: shown by an earlier result of a read tool (the fleet's ``list_agents``/
+  ``get_agent``) in the transcript;
 - **exact**: exactly (case-sensitively) one of those names, never a near match;
 - **confirmed**: the most recent user message says yes and the assistant message just before it
   proposes to shut down a set of machines that includes this one (:func:`confirmed_names`; a
@@ -15,6 +15,10 @@ A destructive call passes only when its target is
 A **protected** machine (a read result showed ``"protected": true``, e.g. the user's own
 workstation) always needs that confirmation, even where the caller checks grounding only
 (``require_confirmation=False``, the MCP proxy's ``--confirm none``).
+
+What the guard checks follows from a tool's kind (:class:`~ajtrain.fleet.ToolKind`), never from
+its name: by default the kinds the fleet declares; the MCP proxy in front of another server names
+its own destructive and read tools.
 
 The guard is stateless: it is a pure function of the transcript and the pending call, so the
 same object serves :class:`~ajtrain.shutdown.episode.Episode` (``guard=TargetGuard()``), the
@@ -28,7 +32,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from ..fleet import DESTRUCTIVE_TOOLS, READ_TOOLS
+from ..fleet import DESTRUCTIVE_TOOLS, READ_TOOLS, ToolKind
 from ..records import Message
 from ..shutdown.text import join_names
 from ..transcript import parse_args, proposed_names, shown_machines, yes_to
@@ -53,14 +57,24 @@ class TargetGuard:
     """``guard(messages, tool, arguments) -> None | refusal``: None lets the call run.
 
     Args:
-        destructive: tools that need a grounded, exact, confirmed target; others pass.
-        read: tools whose JSON results show machines (what grounds a name).
+        destructive: the destructive tools: they need a grounded, exact, confirmed target;
+            others pass. Default: the fleet's.
+        read: the read tools, whose JSON results show machines (what grounds a name). Default:
+            the fleet's.
         target_arg: the argument of a destructive tool that names its target.
     """
 
     destructive: tuple[str, ...] = DESTRUCTIVE_TOOLS
     read: tuple[str, ...] = READ_TOOLS
     target_arg: str = "name"
+
+    def kind_of(self, tool: str) -> ToolKind | None:
+        """The kind this guard treats ``tool`` as (None: a tool it lets pass unexamined)."""
+        if tool in self.destructive:
+            return ToolKind.DESTRUCTIVE
+        if tool in self.read:
+            return ToolKind.READ
+        return None
 
     def __call__(
         self, messages: list[Message], tool: str, arguments: str | dict[str, Any] | None
@@ -111,7 +125,7 @@ class TargetGuard:
         self, messages: list[Message], tool: str, arguments: str | dict[str, Any] | None
     ) -> tuple[str | None, str | None, dict[str, dict[str, Any]]]:
         """(refusal, target, name -> latest record shown); target None: not a destructive call."""
-        if tool not in self.destructive:
+        if self.kind_of(tool) is not ToolKind.DESTRUCTIVE:
             return None, None, {}
         args = parse_args(arguments)
         target = args.get(self.target_arg) if args is not None else None

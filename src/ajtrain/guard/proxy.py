@@ -50,6 +50,7 @@ from mcp.server import Server
 from mcp.shared.exceptions import MCPError
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
+from ..fleet import ToolKind
 from ..fleet.server import serve_stdio, text_result
 from ..shutdown.text import describe
 from ..transcript import shown_machines
@@ -202,7 +203,7 @@ async def ask_user(
 async def call_tool(ctx, params: types.CallToolRequestParams):
     state: ProxyState = ctx.lifespan_context
     tool, args = params.name, dict(params.arguments or {})
-    if tool not in state.guard.destructive:
+    if state.guard.kind_of(tool) is not ToolKind.DESTRUCTIVE:
         return await forward(state, tool, args)
     if state.confirm == "none":  # grounded + exact; a protected machine still needs a yes
         refusal = state.session.check(tool, args, require_confirmation=False)
