@@ -86,16 +86,31 @@ def fixed_batches(examples: list[dict], size: int, seed: int) -> list[list[dict]
     return [order[k : k + size] for k in range(0, len(order), size)]
 
 
+def _rows(items: list) -> list[dict[str, list]]:
+    """The examples (or packed rows) of ``items``: each item is one micro-batch, either a list of
+    example dicts or, as a ``datasets.Dataset`` row gives it, a dict of per-example columns."""
+    rows = []
+    for item in items:
+        if isinstance(item, dict):
+            keys = list(item)
+            rows += [
+                dict(zip(keys, values, strict=True)) for values in zip(*item.values(), strict=True)
+            ]
+        else:
+            rows += item
+    return rows
+
+
 class PackedCollator:
     """Stack packed rows; row ends are padded as one more (ignored) sequence, no attention mask."""
 
     def __init__(self, pad_id: int):
         self.pad_id = pad_id
 
-    def __call__(self, items: list[list[dict[str, list]]]) -> dict[str, Any]:
+    def __call__(self, items: list) -> dict[str, Any]:
         import torch
 
-        rows = [row for item in items for row in item]
+        rows = _rows(items)
         width = max(len(r["input_ids"]) for r in rows)
         ids, labels, pos = [], [], []
         for r in rows:
@@ -121,10 +136,10 @@ class PaddedCollator:
     def __init__(self, pad_id: int):
         self.pad_id = pad_id
 
-    def __call__(self, items: list[list[dict[str, list]]]) -> dict[str, Any]:
+    def __call__(self, items: list) -> dict[str, Any]:
         import torch
 
-        rows = [row for item in items for row in item]
+        rows = _rows(items)
         width = max(len(r["input_ids"]) for r in rows)
         ids, labels = [], []
         for r in rows:

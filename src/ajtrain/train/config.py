@@ -70,6 +70,11 @@ class TrainConfig:
     eval_steps: int = option(100, help="validation loss every N steps (and at the end)")
     save_steps: int = option(200, help="checkpoint every N steps into OUTPUT/checkpoints")
     logging_steps: int = option(10, help="log the training loss every N steps")
+    report_to: str = option(
+        "none", help="where TRL/transformers report metrics as well as the log: 'none', or "
+        "integrations such as 'tensorboard', 'wandb', 'trackio' (comma-separated; installed "
+        "separately)",
+    )  # fmt: skip
     resume: bool = option(False, help="continue from the latest checkpoint in OUTPUT/checkpoints")
     seed: int = option(42, help="seed for init, shuffling, packing and the validation split")
     threads: int = option(0, help="torch CPU threads (0: all cores this process may use)")

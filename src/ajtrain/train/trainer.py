@@ -1,8 +1,11 @@
-"""The training run: data → tokens → packed rows → ``transformers.Trainer`` → a servable model dir.
+"""The training run: data → tokens → micro-batches → TRL's ``SFTTrainer`` → a servable model dir.
 
-The Trainer gives checkpoints, resume, DDP/FSDP/DeepSpeed under ``accelerate launch`` and a
-loss normalised over assistant tokens across accumulation; the assistant mask and the packing
-are ours (TRL's ``assistant_only_loss`` needs ``{% generation %}`` markers most templates lack).
+TRL (on ``transformers.Trainer``) gives checkpoints, resume, DDP/FSDP/DeepSpeed under
+``accelerate launch``, ``report_to``, its fused LM head and a loss normalised over assistant
+tokens across accumulation. It is fed pre-tokenized micro-batches with ``labels`` (TRL's
+``skip_prepare_dataset``). Ours are the assistant mask (TRL's ``assistant_only_loss`` needs
+``{% generation %}`` markers most templates lack), the length-aware batching and, where TRL's
+fused head would score every position (no Triton: CPUs), the loss on labelled positions only.
 """
 
 from __future__ import annotations
@@ -103,17 +106,19 @@ def _precision(cfg: TrainConfig) -> str:
     return "bf16" if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else "fp32"
 
 
-class _Batches:
-    """Pre-built micro-batches as a map-style dataset (the Trainer draws one item per step)."""
+def batch_dataset(batches: list[list[dict]]) -> Any:
+    """Micro-batches as a ``datasets.Dataset``, one row each, columns of per-example lists.
 
-    def __init__(self, rows: list[list[dict]]):
-        self.rows = rows
+    ``SFTTrainer`` takes a ``datasets.Dataset`` and, with ``skip_prepare_dataset``, hands its
+    rows to the collator as they are; the Trainer draws one row (one micro-batch) per step.
+    Token ids are stored as int32 Arrow lists, not Python ints.
+    """
+    from datasets import Dataset, Features, Sequence, Value
 
-    def __len__(self) -> int:
-        return len(self.rows)
-
-    def __getitem__(self, i: int) -> list[dict]:
-        return self.rows[i]
+    keys = [k for k in batches[0][0] if k != "n_examples"]
+    columns = {k: [[ex[k] for ex in batch] for batch in batches] for k in keys}
+    ids = Sequence(Sequence(Value("int32")))
+    return Dataset.from_dict(columns, features=Features(dict.fromkeys(keys, ids)))
 
 
 def _batches(cfg: TrainConfig, examples: list[dict], seed: int) -> list[list[dict]]:
@@ -160,24 +165,58 @@ def _accepts_logits_to_keep(model: Any) -> bool:
     return "logits_to_keep" in inspect.signature(base.forward).parameters
 
 
-def _trainer_class() -> Any:
-    """``transformers.Trainer`` with :func:`labelled_loss` for models that take ``logits_to_keep``."""
-    from transformers import Trainer
+def _fused_head_is_sparse(device: Any) -> bool:
+    """Whether TRL's fused LM head scores only labelled positions on ``device``.
 
-    class LabelledLossTrainer(Trainer):
-        _sparse: bool | None = None  # decided on the first step
+    It does with its Triton kernels (CUDA, XPU); elsewhere it projects every position onto the
+    vocabulary, which on a CPU is the cost :func:`labelled_loss` avoids.
+    """
+    from transformers.utils import is_triton_available
+
+    return device.type in ("cuda", "xpu") and is_triton_available()
+
+
+def trainer_class() -> Any:
+    """TRL's ``SFTTrainer``, with :func:`labelled_loss` where TRL's own loss would cost more.
+
+    TRL's loss (its fused LM head) where it is sparse, see :func:`_fused_head_is_sparse`;
+    otherwise :func:`labelled_loss` for models that take a boolean ``logits_to_keep``.
+    """
+    from trl import SFTTrainer
+
+    class AJTrainer(SFTTrainer):
+        _own_loss: bool | None = None  # labelled_loss rather than TRL's; decided on the first step
 
         def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-            if self._sparse is None:
-                self._sparse = _accepts_logits_to_keep(self.accelerator.unwrap_model(model))
-            if not self._sparse:
-                return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
+            if self._own_loss is None:
+                trl_sparse = _fused_head_is_sparse(self.accelerator.device)
+                unwrapped = self.accelerator.unwrap_model(model)
+                self._own_loss = not trl_sparse and _accepts_logits_to_keep(unwrapped)
+            if not self._own_loss:
+                return self._trl_loss(model, inputs, return_outputs, num_items_in_batch)
             loss, outputs = labelled_loss(model, inputs, num_items_in_batch)
             if num_items_in_batch is not None and self.args.average_tokens_across_devices:
                 loss = loss * self.accelerator.num_processes  # as Trainer does: DDP averages
             return (loss, outputs) if return_outputs else loss
 
-    return LabelledLossTrainer
+        def _trl_loss(self, model, inputs, return_outputs, num_items_in_batch):
+            """TRL's loss on our mask-free right-padded rows (see ``PaddedCollator``)."""
+            import torch
+
+            if "attention_mask" in inputs or "position_ids" in inputs:
+                return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
+            # TRL counts tokens from one of the two. Plain positions leave attention as it is
+            # (one sequence per row: no packed mask); TRL then counts one row's width, the
+            # other rows are added below.
+            ids = inputs["input_ids"]
+            inputs["position_ids"] = torch.arange(ids.shape[1], device=ids.device).expand_as(ids)
+            result = super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
+            if self.model.training:
+                rest = torch.tensor(ids.numel() - ids.shape[1], device=ids.device)
+                self._total_train_tokens += self.accelerator.gather_for_metrics(rest).sum().item()
+            return result
+
+    return AJTrainer
 
 
 def _time_budget_callback(budget_s: float, peak_lr: float, warmup: float) -> Any:
@@ -233,13 +272,20 @@ def _plain_log_callback() -> Any:
     return PlainLog()
 
 
-def _training_args(cfg: TrainConfig, out: Path, has_val: bool) -> Any:
+def training_args(cfg: TrainConfig, out: Path, has_val: bool) -> Any:
+    """TRL's ``SFTConfig`` (``TrainingArguments`` and TRL's own fields) for ``cfg``."""
     import torch
-    from transformers import TrainingArguments
+    from trl import SFTConfig
 
     precision = _precision(cfg)
-    return TrainingArguments(
+    return SFTConfig(
         output_dir=str(out / "checkpoints"),
+        # Rows come tokenized, labelled, cut to max_length and batched (data.py, batching.py):
+        # TRL's preparation (tokenizing, its 1024-token default cut, packing) is skipped.
+        dataset_kwargs={"skip_prepare_dataset": True},
+        max_length=cfg.resolved_max_length(),
+        packing=False,
+        padding_free=False,
         per_device_train_batch_size=1,  # one item = one micro-batch (see batching.py)
         per_device_eval_batch_size=1,
         gradient_accumulation_steps=cfg.grad_accum,
@@ -261,7 +307,7 @@ def _training_args(cfg: TrainConfig, out: Path, has_val: bool) -> Any:
         bf16=precision == "bf16",
         fp16=precision == "fp16",
         use_cpu=not torch.cuda.is_available(),
-        report_to="none",
+        report_to=[r.strip() for r in cfg.report_to.split(",") if r.strip()] or "none",
         remove_unused_columns=False,
         include_num_input_tokens_seen="non_padding",
         prediction_loss_only=True,  # validation loss only: no logits kept across batches
@@ -303,7 +349,7 @@ def train(cfg: TrainConfig) -> Path:
 
     ds = load_dataset(cfg.data, cfg.val_fraction, cfg.seed)
     # The arguments set up the process group, which the output clean-up and tokenizer need.
-    args = _training_args(cfg, out, bool(ds.val))
+    args = training_args(cfg, out, bool(ds.val))
     with args.main_process_first(desc="output directory"):
         if args.process_index == 0 and not cfg.resume:
             # A fresh run must not mix with an old run's checkpoints or tokenizer.
@@ -335,7 +381,10 @@ def train(cfg: TrainConfig) -> Path:
         f"truncated {train_stats.truncated}; skipped {dict(train_stats.skipped) or 'none'}"
     )
     train_rows = _batches(cfg, train_ex, cfg.seed)
-    val_rows = _batches(cfg, val_ex, cfg.seed) if val_ex else []
+    n_batches = len(train_rows)
+    train_data = batch_dataset(train_rows)
+    val_data = batch_dataset(_batches(cfg, val_ex, cfg.seed)) if val_ex else None
+    del train_ex, val_ex, train_rows  # training reads the Arrow copies, a fraction of the lists
     pad_id = tokenizer.pad_token_id
     collator = PackedCollator(pad_id) if cfg.batching == "packed" else PaddedCollator(pad_id)
 
@@ -364,11 +413,11 @@ def train(cfg: TrainConfig) -> Path:
         lr, warmup = cfg.resolved_learning_rate(), cfg.warmup_ratio
         budget = max(1.0, cfg.time_budget_s - (warm.seconds if warm else 0.0))
         callbacks.append(_time_budget_callback(budget, lr, warmup))
-    trainer = _trainer_class()(
+    trainer = trainer_class()(
         model=model,
         args=args,
-        train_dataset=_Batches(train_rows),
-        eval_dataset=_Batches(val_rows) if val_rows else None,
+        train_dataset=train_data,
+        eval_dataset=val_data,
         data_collator=collator,
         processing_class=tokenizer,
         callbacks=callbacks,
@@ -376,14 +425,14 @@ def train(cfg: TrainConfig) -> Path:
     t_train = time.monotonic()
     result = trainer.train(resume_from_checkpoint=resume_from)
     train_s = time.monotonic() - t_train
-    final_eval = trainer.evaluate() if val_rows else {}
+    final_eval = trainer.evaluate() if val_data is not None else {}
     trainer.save_state()
     _save_model(trainer, tokenizer, out, cfg)
     if trainer.is_world_process_zero():
         write_summary(
             out, cfg=cfg, ds=ds, train_stats=train_stats, val_stats=val_stats,
             state=trainer.state, result=result, final_eval=final_eval,
-            n_batches=len(train_rows), train_s=train_s, total_s=time.monotonic() - t0,
+            n_batches=n_batches, train_s=train_s, total_s=time.monotonic() - t0,
             resumed_from=resume_from, n_params=sum(p.numel() for p in model.parameters()),
             threads=torch.get_num_threads(), world_size=trainer.args.world_size, warmup=warm,
         )  # fmt: skip

@@ -1,0 +1,108 @@
+"""The trainer is TRL's: an ``SFTTrainer`` on our tokenized micro-batches, loss on assistant tokens."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from ajtrain.train import TrainConfig, train
+from ajtrain.train.batching import PaddedCollator, group_by_length
+from ajtrain.train.data import IGNORE, conversation, tokenize
+from ajtrain.train.template import SpanFinder
+from ajtrain.train.tiny import TinyShape, new_model, train_tokenizer
+from ajtrain.train.trainer import batch_dataset, labelled_loss, trainer_class, training_args
+
+
+@pytest.fixture
+def setup(make_shutdown_records):
+    """Tokenizer, tokenized examples (and their stats) and grouped micro-batches."""
+    rows = [(f"t:{i}", r) for i, r in enumerate(make_shutdown_records(24))]
+    render = SpanFinder(train_tokenizer([], 300)).render
+    tok = train_tokenizer([render(*conversation(o, w), False) for w, o in rows], 400)
+    examples, stats = tokenize(rows, tok, 512)
+    return tok, examples, stats, group_by_length(examples, 2048, seed=0)
+
+
+def _trainer(tmp_path, tok, batches, **kw):
+    cfg = TrainConfig(data="-", output=str(tmp_path), max_length=512, learning_rate=1e-2, **kw)
+    model = new_model(tok, TinyShape(len(tok), 32, 2, 2, 512), seed=0)
+    model.config.use_cache = False
+    trainer = trainer_class()(
+        model=model, args=training_args(cfg, tmp_path, has_val=False),
+        train_dataset=batch_dataset(batches), data_collator=PaddedCollator(tok.pad_token_id),
+        processing_class=tok,
+    )  # fmt: skip
+    return trainer, model
+
+
+def test_the_trainer_is_trls_sft_trainer_with_our_length_and_no_preparation(tmp_path, setup):
+    from trl import SFTConfig, SFTTrainer
+
+    tok, _, _, batches = setup
+    trainer, _ = _trainer(tmp_path, tok, batches, report_to="none")
+    assert isinstance(trainer, SFTTrainer) and isinstance(trainer.args, SFTConfig)
+    # TRL's 1024-token default would cut Toucan rows: ours is passed, and the rows come cut.
+    assert trainer.args.max_length == 512
+    assert trainer.args.dataset_kwargs == {"skip_prepare_dataset": True}
+    assert not trainer.args.packing and not trainer.args.padding_free
+    assert not trainer.args.activation_checkpointing  # TRL's default is on; ours is the flag
+    assert trainer.args.report_to == []
+
+
+def test_batches_reach_the_model_whole_with_labels_on_assistant_tokens_only(tmp_path, setup):
+    tok, examples, stats, batches = setup
+    trainer, _ = _trainer(tmp_path, tok, batches)
+    seen = labelled = 0
+    for batch in trainer.get_train_dataloader():
+        assert "attention_mask" not in batch  # right padding, causal: SDPA's fused kernel
+        real = batch["input_ids"] != tok.pad_token_id
+        seen += int(real.sum())
+        labelled += int((batch["labels"] != IGNORE).sum())
+    assert (seen, labelled) == (stats.tokens, stats.trained_tokens)
+    # Assistant-only: far fewer labels than tokens, and every label is its token or IGNORE.
+    assert 0 < stats.trained_tokens < stats.tokens // 2
+    for ex in examples:
+        assert all(y in (IGNORE, x) for x, y in zip(ex["input_ids"], ex["labels"], strict=True))
+
+
+def test_trls_loss_and_ours_agree_and_both_train(tmp_path, setup):
+    """Ours on a CPU; TRL's fused LM head where it scores only labelled positions (a GPU)."""
+    tok, _, _, batches = setup
+    trainer, model = _trainer(tmp_path, tok, batches)
+    inputs = PaddedCollator(tok.pad_token_id)([batches[0]])
+    n = int((inputs["labels"][:, 1:] != IGNORE).sum())
+    ours, _ = labelled_loss(model, inputs)
+    trainer._own_loss = False  # as on a GPU: TRL's own compute_loss
+    trl = trainer.compute_loss(model, dict(inputs))
+    trainer._own_loss = None
+    torch.testing.assert_close(trl, ours, rtol=1e-5, atol=1e-5)
+    # The loss is on assistant tokens only: it equals the cross-entropy over those positions.
+    logits = model(input_ids=inputs["input_ids"]).logits[:, :-1]
+    targets = inputs["labels"][:, 1:]
+    ref = torch.nn.functional.cross_entropy(logits[targets != IGNORE], targets[targets != IGNORE])
+    torch.testing.assert_close(ours, ref, rtol=1e-5, atol=1e-5)
+    assert n > 0
+    for own in (None, False):  # ours (decided on the first step), then TRL's
+        trainer._own_loss = own
+        before = float(trainer.compute_loss(model, dict(inputs)).detach())
+        trainer.args.max_steps = 6
+        trainer.train()
+        assert float(trainer.compute_loss(model, dict(inputs)).detach()) < before
+
+
+@pytest.mark.slow
+def test_a_seed_gives_one_model(records_file, tmp_path, tiny_flags):
+    from safetensors.torch import load_file
+
+    def run(name):
+        out = train(TrainConfig(data=str(records_file), output=str(tmp_path / name),
+                                **{**tiny_flags, "max_steps": 4, "tiny_copy_warmup": 5}))  # fmt: skip
+        return load_file(str(out / "model.safetensors")), json.loads(
+            (out / "training_summary.json").read_text()
+        )
+
+    (a, sa), (b, sb) = run("a"), run("b")
+    assert sa["loss_curve"] == sb["loss_curve"]
+    assert all(torch.equal(a[k], b[k]) for k in a)
