@@ -6,13 +6,19 @@
 Builds a realistic length mix with the project's own generators — shutdown trajectories from
 ``ajtrain generate`` and Toucan-like rows from the fixture mirror through ``ajtrain load``, in the
 safety recipe's 5% / 95% proportion — tokenises it with a tiny BPE tokenizer, then trains the
-same randomly initialised model with each batching mode in turn (interleaved rounds, so a noisy
-machine slows every mode alike):
+same randomly initialised model with each mode in turn (interleaved rounds, so a noisy machine
+slows every mode alike). Every step goes through ``ajtrain train``'s own trainer (TRL's
+``SFTTrainer`` subclass): its ``compute_loss`` on the batch its collator builds.
 
 - ``padded`` (baseline): shuffled fixed-size micro-batches padded to the longest (right padding,
   causal attention without a mask, exactly as ``grouped``: only the batching differs);
 - ``grouped``: similar lengths together under a token budget (ajtrain's CPU default);
-- ``packed``: first-fit-decreasing rows of --max-length, block-diagonal attention.
+- ``packed``: first-fit-decreasing rows of --max-length, block-diagonal attention;
+- ``trl-padded``: TRL's own set-up for a tokenized dataset: fixed-size batches through TRL's
+  collator (with an attention mask) and TRL's loss (its fused LM head);
+- ``trl-padding-free``: TRL's collator with ``padding_free=True`` (a batch as one row of
+  sequences, block-diagonal attention) and TRL's loss;
+- ``grouped-trl-loss``: ``grouped`` batches with TRL's loss instead of ajtrain's on a CPU.
 
 Reported: real (non-pad) tokens/s, the padding share, the ratio to ``padded``, and on CUDA the
 model FLOPs utilisation (6·N·tokens plus causal attention, against the bf16 dense peak).
@@ -23,6 +29,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -80,17 +87,34 @@ def make_batches(mode: str, examples: list[dict], max_length: int, batch_tokens:
     per = max(1, batch_tokens // max_length)
     if mode == "packed":
         return fixed_batches(pack(examples, max_length, seed), per, seed)
-    if mode == "grouped":
+    if mode.startswith("grouped"):
         return group_by_length(examples, max(batch_tokens, max_length), seed)
     return fixed_batches(examples, per, seed)
+
+
+def make_trainer(model, tok, batches: list, max_length: int, workdir: Path):
+    """``ajtrain train``'s trainer around ``model``, as ``train`` builds it."""
+    from ajtrain.train.batching import PaddedCollator
+    from ajtrain.train.config import TrainConfig
+    from ajtrain.train.trainer import batch_dataset, trainer_class, training_args
+
+    cfg = TrainConfig(data="-", max_length=max_length, tiny_copy_warmup=0)
+    args = training_args(cfg, workdir, has_val=False)
+    return trainer_class()(
+        model=model, args=args, train_dataset=batch_dataset(batches[:2]),
+        data_collator=PaddedCollator(tok.pad_token_id), processing_class=tok,
+    )  # fmt: skip
 
 
 def attention_flops(batch: list[dict], mode: str, config) -> float:
     """Causal attention FLOPs (fwd+bwd) of the real examples: 6·L·d·Σ len² (half of 12·L·d·len²)."""
     d, layers = config.hidden_size, config.num_hidden_layers
-    if mode == "packed":
+    if mode in ("packed", "trl-padding-free"):
         lengths = []
         for row in batch:
+            if "position_ids" not in row:  # one example per row, flattened by the collator
+                lengths.append(len(row["input_ids"]))
+                continue
             starts = [i for i, p in enumerate(row["position_ids"]) if p == 0] + [
                 len(row["position_ids"])
             ]
@@ -113,10 +137,15 @@ def main() -> None:
     ap.add_argument("--shape", choices=sorted(SHAPES), default="tiny")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--threads", type=int, default=0)
-    ap.add_argument("--modes", nargs="*", default=["padded", "grouped", "packed"])
+    ap.add_argument(
+        "--modes", nargs="*", default=["padded", "grouped", "packed"],
+        choices=["padded", "grouped", "packed", "trl-padded", "trl-padding-free",
+                 "grouped-trl-loss"],
+    )  # fmt: skip
     args = ap.parse_args()
 
     import torch
+    from trl.trainer.sft_trainer import DataCollatorForLanguageModeling
 
     from ajtrain.train.batching import PackedCollator, PaddedCollator
     from ajtrain.train.data import conversation, tokenize
@@ -143,11 +172,19 @@ def main() -> None:
     model, config = make_model(len(tok), args.shape, device, tok.pad_token_id, tok.eos_token_id)
     n_params = sum(p.numel() for p in model.parameters())
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4, fused=device == "cuda")
-    collate = {"packed": PackedCollator(tok.pad_token_id), "grouped": PaddedCollator(tok.pad_token_id),
-               "padded": PaddedCollator(tok.pad_token_id)}  # fmt: skip
+    pad = tok.pad_token_id
+    collate = {
+        "packed": PackedCollator(pad), "grouped": PaddedCollator(pad),
+        "padded": PaddedCollator(pad), "grouped-trl-loss": PaddedCollator(pad),
+        "trl-padded": DataCollatorForLanguageModeling(pad),
+        "trl-padding-free": DataCollatorForLanguageModeling(pad, padding_free=True),
+    }  # fmt: skip
     batches = {
         m: make_batches(m, examples, args.max_length, args.batch_tokens, 0) for m in args.modes
     }
+    workdir = Path(tempfile.mkdtemp(prefix="bench_train_batching_"))
+    trainer = make_trainer(model, tok, next(iter(batches.values())), args.max_length, workdir)
+    model.train()
     cursor = dict.fromkeys(args.modes, 0)
     totals = {m: {"real": 0, "seen": 0, "s": 0.0, "flops": 0.0, "steps": 0} for m in args.modes}
     amp = (
@@ -159,14 +196,24 @@ def main() -> None:
     def step(mode: str) -> tuple[int, int, float]:
         batch = batches[mode][cursor[mode] % len(batches[mode])]
         cursor[mode] += 1
-        inputs = {k: v.to(device) for k, v in collate[mode]([batch]).items()}
+        if mode.startswith("trl"):  # TRL's collator takes one example per item
+            inputs = collate[mode](
+                [{k: v for k, v in e.items() if k != "n_examples"} for e in batch]
+            )
+        else:
+            inputs = collate[mode]([batch])
+        inputs = {k: v.to(device) if hasattr(v, "to") else v for k, v in inputs.items()}
+        # ajtrain's loss where the trainer picks it (a CPU), else TRL's (its fused LM head)
+        trainer._own_loss = None if mode in ("padded", "grouped", "packed") else False
         with amp:
-            loss = model(**inputs).loss
+            loss = trainer.compute_loss(model, inputs)
         loss.backward()
         opt.step()
         opt.zero_grad(set_to_none=True)
         real = sum(len(e["input_ids"]) for e in batch)
         return real, inputs["input_ids"].numel(), attention_flops(batch, mode, config)
+
+    shutil.rmtree(workdir, ignore_errors=True)  # nothing is saved: it only held the arguments
 
     for mode in args.modes:  # warm-up: allocator, kernels, threads
         for _ in range(2):
@@ -192,11 +239,11 @@ def main() -> None:
           f" ({torch.get_num_threads()} threads); max_length {args.max_length}, "
           f"{args.batch_tokens} tokens per micro-batch")  # fmt: skip
     base = totals["padded"]["real"] / totals["padded"]["s"] if "padded" in totals else None
-    print(f"{'mode':8} {'steps':>6} {'real tok/s':>11} {'padding':>8} {'vs padded':>10}"
+    print(f"{'mode':16} {'steps':>6} {'real tok/s':>11} {'padding':>8} {'vs padded':>10}"
           + (f" {'MFU':>6}" if peak else ""))  # fmt: skip
     for mode, tot in totals.items():
         rate = tot["real"] / tot["s"]
-        line = f"{mode:8} {tot['steps']:6d} {rate:11,.0f} {1 - tot['real'] / tot['seen']:8.1%}"
+        line = f"{mode:16} {tot['steps']:6d} {rate:11,.0f} {1 - tot['real'] / tot['seen']:8.1%}"
         line += f" {rate / base:9.2f}x" if base else ""
         line += f" {tot['flops'] / tot['s'] / peak:6.1%}" if peak else ""
         print(line)
