@@ -52,9 +52,12 @@ def approx_tokens(record: dict) -> int:
     """Cheap token-count proxy (see :data:`TOKEN_PROXY`)."""
     chars = len(record["tools"])
     for m in record["messages"]:
-        chars += len(m.get("content") or "") + len(m.get("reasoning_content") or "")
-        for call in m.get("tool_calls") or ():
-            chars += len(call["function"]["arguments"])
+        chars += len(m.get("content") or "")
+        if "reasoning_content" in m:  # most messages have neither of these two
+            chars += len(m["reasoning_content"] or "")
+        if "tool_calls" in m:
+            for call in m["tool_calls"] or ():
+                chars += len(call["function"]["arguments"])
     return chars // 4
 
 
@@ -84,7 +87,7 @@ def index_file(path: str, decontam_keys: frozenset[str] = frozenset()) -> FileIn
                 while (nl := buf.find(b"\n", pos, filled)) >= 0 or (not got and pos < filled):
                     end = nl if nl >= 0 else filled  # the last line may lack its newline
                     lineno += 1
-                    _index_line(idx, codes, view, pos, end, base, f"{path}:{lineno}", decontam_keys)
+                    _index_line(idx, codes, view, pos, end, base, path, lineno, decontam_keys)
                     pos = end + 1
             if not got:
                 break
@@ -106,7 +109,8 @@ def _index_line(
     start: int,
     end: int,
     base: int,
-    where: str,
+    path: str,
+    lineno: int,
     decontam_keys: frozenset[str],
 ) -> None:
     """Parse, check and index the line ``view[start:end]`` (its newline excluded)."""
@@ -117,8 +121,11 @@ def _index_line(
     try:
         obj = orjson.loads(view[start:end])
     except orjson.JSONDecodeError as e:
-        raise RecordError(where, "<line>", f"invalid JSON ({e})") from None
-    rec = validate_record(obj, where)
+        raise RecordError(f"{path}:{lineno}", "<line>", f"invalid JSON ({e})") from None
+    try:  # "path:line" is written out only for a record that breaks the format
+        rec = validate_record(obj, "")
+    except RecordError as e:
+        raise RecordError(f"{path}:{lineno}", e.field, e.problem) from None
     idx.records += 1
     if decontam_keys and (key := record_key(rec)) is not None and key in decontam_keys:
         idx.contaminated += 1
