@@ -6,6 +6,7 @@ import pytest
 
 import ajtrain
 from ajtrain.cli import build_parser, main
+from ajtrain.config import from_args
 
 
 def test_version(capsys):
@@ -38,3 +39,18 @@ def test_generate_with_load_dataset_keeps_its_own_output():
     ns = build_parser().parse_args(["generate", "--load-dataset", "toucan", "--output", "x.jsonl",
                                     "--sample", "100"])  # fmt: skip
     assert ns.out == "x.jsonl" and ns.sample == "100" and not hasattr(ns, "output")
+
+
+def test_every_command_parses_to_its_configs_defaults():
+    # The parser is built from the table: a command given only what it requires gets the config
+    # its dataclass defaults to, and its run receives exactly that.
+    from ajtrain.cli import COMMANDS
+
+    required = {"train": ["--data", "d"], "eval": ["--model", "m"], "report": ["--compare", "r"],
+                "load": ["toucan"]}  # fmt: skip
+    filled = {"train": {"data": "d"}, "eval": {"model": "m"}, "report": {"dirs": ["r"]}}
+    parser = build_parser()
+    for command in COMMANDS:
+        ns = parser.parse_args([*command.name.split(), *required.get(command.name, [])])
+        expected = command.config(**filled.get(command.name, {}))
+        assert from_args(command.config, ns) == expected, command.name

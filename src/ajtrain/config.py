@@ -1,7 +1,8 @@
 """One definition for a CLI flag and its config field: a dataclass field with ``help`` metadata.
 
 Each stage keeps its options in a dataclass; :func:`add_arguments` turns the fields into argparse
-flags and :func:`from_args` builds the dataclass back from the parsed namespace.
+flags and :func:`from_args` builds the dataclass back from the parsed namespace. The commands and
+their config classes are listed in one table, ``ajtrain.cli.COMMANDS``.
 """
 
 from __future__ import annotations
@@ -15,9 +16,18 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 
 
-def option(default: Any = dataclasses.MISSING, help: str = "", **argparse_kwargs: Any) -> Any:
-    """A dataclass field that is also a CLI flag (``--field-name``); extra kwargs go to argparse."""
-    meta = {"help": help, "argparse": argparse_kwargs}
+def option(
+    default: Any = dataclasses.MISSING,
+    help: str = "",
+    *,
+    flags: tuple[str, ...] = (),
+    positional: bool = False,
+    **argparse_kwargs: Any,
+) -> Any:
+    """A dataclass field that is also a CLI flag: ``--field-name``, or ``flags`` where the command
+    line spells it otherwise (``report --compare``), or with ``positional`` an argument named by
+    its place (``load toucan``). Extra kwargs go to argparse."""
+    meta = {"help": help, "flags": flags, "positional": positional, "argparse": argparse_kwargs}
     if isinstance(default, (list, dict, set)):
         value = default
         return dataclasses.field(default_factory=lambda: type(value)(value), metadata=meta)
@@ -38,19 +48,33 @@ OUTPUT_FIELDS = ("out", "output")
 OUTPUT_FLAGS = ("--output", "--out")
 
 
-def add_arguments(parser: argparse.ArgumentParser, cls: type) -> None:
+def add_arguments(
+    parser: argparse.ArgumentParser | argparse._ArgumentGroup,
+    cls: type,
+    *,
+    positionals: bool = True,
+) -> None:
     """One flag per field with ``help`` metadata. An output field (:data:`OUTPUT_FIELDS`) is
     ``--output`` with ``--out`` as an alias; a flag the parser already has is left to its owner
-    (``generate --load-dataset toucan`` adds the load flags beside generate's own ``--output``)."""
+    (``generate --load-dataset toucan`` adds the load flags beside generate's own ``--output``),
+    and so are the positional fields where ``positionals`` is false."""
     hints = typing.get_type_hints(cls)
     taken = parser._option_string_actions  # an ArgumentParser's or an argument group's
     for f in dataclasses.fields(cls):
         if "help" not in f.metadata:
             continue
-        flags = OUTPUT_FLAGS if f.name in OUTPUT_FIELDS else ("--" + f.name.replace("_", "-"),)
-        flags = [flag for flag in flags if flag not in taken]
-        if not flags:
-            continue
+        positional = f.metadata.get("positional", False)
+        if positional:
+            if not positionals:
+                continue
+            flags = [f.name]  # argparse names a positional's dest by it
+        else:
+            flags = f.metadata.get("flags") or (
+                OUTPUT_FLAGS if f.name in OUTPUT_FIELDS else ("--" + f.name.replace("_", "-"),)
+            )
+            flags = [flag for flag in flags if flag not in taken]
+            if not flags:
+                continue
         kwargs = dict(f.metadata.get("argparse", {}))
         if f.name in OUTPUT_FIELDS:
             kwargs.setdefault("metavar", "PATH")
@@ -66,6 +90,9 @@ def add_arguments(parser: argparse.ArgumentParser, cls: type) -> None:
             kwargs.setdefault("type", typing.get_args(tp)[0])
         elif tp in (int, float, str):
             kwargs.setdefault("type", tp)
+        if positional:  # its value is what the command line holds there: no default
+            parser.add_argument(*flags, help=help_text, **kwargs)
+            continue
         if default not in (None, "", [], False):
             help_text += f" (default: {default})"
         parser.add_argument(*flags, dest=f.name, default=default, help=help_text, **kwargs)

@@ -7,14 +7,13 @@ import argparse
 import orjson
 import pytest
 
-from ajtrain.mix import RecipeError, cli
+from ajtrain.cli import build_parser
+from ajtrain.mix import RecipeError
 from ajtrain.shutdown import decontam
 
 
 def _parse(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="ajtrain")
-    cli.register(parser.add_subparsers(dest="command"))
-    return parser.parse_args(["mix", *argv])
+    return build_parser().parse_args(["mix", *argv])
 
 
 @pytest.fixture(autouse=True)

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 from collections import Counter
 
 import orjson
 import pytest
 
+from ajtrain.cli import build_parser
 from ajtrain.records import read_records
-from ajtrain.toucan.cli import add_load_arguments, register
 from ajtrain.toucan.fixtures import iter_fixture_rows, write_fixture_mirror
 from ajtrain.toucan.load import LoadConfig, load_toucan
 from ajtrain.toucan.sample import SelectionSampler, parse_sample
@@ -218,10 +217,8 @@ def test_sample_reads_a_small_share_of_a_mirror_and_is_reproducible(tmp_path):
 
 
 def test_cli_load_and_generate_style_flags(kimi_mirror, tmp_path, capsys):
-    parser = argparse.ArgumentParser(prog="ajtrain")
-    register(parser.add_subparsers(dest="command"))
     out = tmp_path / "cli" / "t.jsonl"
-    args = parser.parse_args(
+    args = build_parser().parse_args(
         [
             "load",
             "toucan",
@@ -241,12 +238,10 @@ def test_cli_load_and_generate_style_flags(kimi_mirror, tmp_path, capsys):
         == 20
     )
     # The generate command adds these flags next to its own; none may clash.
-    gen = argparse.ArgumentParser()
-    for flag in ("--task", "--n", "--seed", "--fleet", "--out", "--load-dataset"):
-        gen.add_argument(flag)
-    add_load_arguments(gen.add_argument_group("toucan"))
-    ns = gen.parse_args(["--load-dataset", "toucan", "--sample", "100", "--seed", "3"])
-    assert ns.sample == "100" and ns.sample_seed == 0 and ns.seed == "3"
+    ns = build_parser().parse_args(
+        ["generate", "--load-dataset", "toucan", "--sample", "100", "--seed", "3"]
+    )
+    assert ns.sample == "100" and ns.sample_seed == 0 and ns.seed == 3
 
 
 def test_fast_score_extraction_matches_a_full_parse():

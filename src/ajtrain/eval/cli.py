@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-import argparse
+from dataclasses import dataclass
 from pathlib import Path
 
 import orjson
@@ -11,7 +11,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from ..config import add_arguments, from_args
+from ..config import option
+from .runner import EvalConfig
 
 out = Console()
 
@@ -32,10 +33,10 @@ def _print_rows(title: str, rows: list[dict], label: str) -> None:
     out.print(table)
 
 
-def _run_eval(args: argparse.Namespace) -> int:
-    from .runner import EvalConfig, evaluate, headline
+def run_eval(cfg: EvalConfig) -> int:
+    """``ajtrain eval``: evaluate and print the headline metrics (per category for shutdown)."""
+    from .runner import evaluate, headline
 
-    cfg = from_args(EvalConfig, args)
     metrics = evaluate(cfg)
     _print_rows(
         f"{cfg.benchmark} → {cfg.out}", [{"model": metrics["model"], **headline(metrics)}], "model"
@@ -77,43 +78,23 @@ def check_results_dir(d: str) -> None:
             raise ValueError(f"{path}: field '{key}' must be an object")
 
 
-def _run_report(args: argparse.Namespace) -> int:
+@dataclass
+class ReportConfig:
+    dirs: list[str] = option(
+        [], help="results directories written by `ajtrain eval --out`", flags=("--compare",),
+        nargs="+", required=True, metavar="DIR",
+    )  # fmt: skip
+    out: str = option("", help="directory for compare.md, compare.html and the chart")
+
+
+def run_report(cfg: ReportConfig) -> int:
+    """``ajtrain report``: print (and with ``out``, write) the comparison of results dirs."""
     from .report import compare, write_compare
 
-    for d in args.dirs:
+    for d in cfg.dirs:
         check_results_dir(d)
-    rows = write_compare(args.dirs, Path(args.out)) if args.out else compare(args.dirs)
+    rows = write_compare(cfg.dirs, Path(cfg.out)) if cfg.out else compare(cfg.dirs)
     _print_rows("comparison", rows, "run")
-    if args.out:
-        out.print(Text(f"wrote {args.out}/compare.md and compare.html"))
+    if cfg.out:
+        out.print(Text(f"wrote {cfg.out}/compare.md and compare.html"))
     return 0
-
-
-def register(sub: argparse._SubParsersAction) -> None:
-    from .runner import EvalConfig
-
-    p = sub.add_parser(
-        "eval",
-        help="evaluate a model on the held-out shutdown benchmark or on Toucan next calls",
-        description=(
-            "Play the held-out shutdown_targets benchmark (311 scenarios: all categories, "
-            "near-duplicate names, patterns with exclusions, the guide's incident) against a model "
-            "directory, an OpenAI-compatible endpoint or a scripted policy, score every episode "
-            "from the fleet's audit log and the transcript, and write metrics.json, "
-            "episodes.jsonl and report.html. With --benchmark toucan_calls --data FILE: next-call "
-            "accuracy on held-out Toucan records."
-        ),
-    )
-    add_arguments(p, EvalConfig)
-    p.set_defaults(func=_run_eval)
-    r = sub.add_parser(
-        "report",
-        help="compare several eval result directories side by side",
-        description="Print (and with --out, write as compare.md/.html plus a chart) the headline "
-        "metrics of several `ajtrain eval` output directories.",
-    )
-    r.add_argument("--compare", dest="dirs", nargs="+", required=True, metavar="DIR",
-                   help="results directories written by `ajtrain eval --out`")  # fmt: skip
-    r.add_argument("--output", "--out", dest="out", default="",
-                   help="directory for compare.md, compare.html and the chart")  # fmt: skip
-    r.set_defaults(func=_run_report)

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 
-from ..config import add_arguments, from_args, option
+from ..config import option
 
 
 @dataclasses.dataclass
@@ -48,12 +47,12 @@ def _overrides(pairs: list[str]) -> dict[str, str]:
     return out
 
 
-def run(args: argparse.Namespace) -> int:
+def run(cfg: MixConfig) -> int:
+    """``ajtrain mix``: run the recipe and print what each source gave."""
     from rich.console import Console
 
     from .mix import run_mix
 
-    cfg = from_args(MixConfig, args)
     manifest = run_mix(
         cfg.recipe,
         cfg.out,
@@ -77,18 +76,3 @@ def run(args: argparse.Namespace) -> int:
         f"{out['val.jsonl']['records']:,} val -> {manifest['out_dir']}"
     )
     return 0
-
-
-def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "mix",
-        help="mix sources by an exact recipe into train/val JSONL with a manifest",
-        description=(
-            "Take exact counts from each source of a recipe (YAML), drop duplicates (content "
-            "hash) and anything matching a benchmark scenario (decontamination), split train/val "
-            "and shuffle by seed. Streams in two passes: memory grows with the number of lines, "
-            "not their size. Writes train.jsonl, val.jsonl, manifest.json and composition.png."
-        ),
-    )
-    add_arguments(parser, MixConfig)
-    parser.set_defaults(func=run)

@@ -1,8 +1,8 @@
-"""``ajtrain generate``: verified shutdown trajectories (and the guide's ``--load-dataset`` form)."""
+"""``ajtrain generate``: verified shutdown trajectories (its ``--load-dataset toucan`` form, the
+original guide's spelling of ``ajtrain load toucan``, is routed in ``ajtrain.cli``)."""
 
 from __future__ import annotations
 
-import argparse
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -12,7 +12,7 @@ from rich.progress import Progress
 from rich.table import Table
 from rich.text import Text
 
-from ..config import add_arguments, from_args, option
+from ..config import option
 from ..records import atomic_write, dumps, write_json
 
 err = Console(stderr=True)
@@ -83,15 +83,8 @@ def generate(cfg: GenerateConfig, progress: bool = True) -> dict:
     return stats
 
 
-def _run(args: argparse.Namespace) -> int:
-    cfg = from_args(GenerateConfig, args)
-    if cfg.load_dataset:
-        try:
-            from ..toucan.cli import run_load
-        except ModuleNotFoundError:
-            err.print("error: the Toucan loader is not installed in this build")
-            return 2
-        return run_load(args)
+def run(cfg: GenerateConfig) -> int:
+    """``ajtrain generate``: write the trajectories and print their count per category."""
     stats = generate(cfg)
     table = Table(title=Text(f"{stats['written']} verified trajectories → {cfg.out}"))
     table.add_column("category")
@@ -100,24 +93,3 @@ def _run(args: argparse.Namespace) -> int:
         table.add_row(cat, str(k))
     Console().print(table)
     return 0
-
-
-def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "generate",
-        help="generate verified shutdown target-selection trajectories",
-        description=(
-            "Play the expert policy against the simulated user in a simulated fleet and write "
-            "every trajectory that the checker verifies. Default: the canonical 20 examples "
-            "(explicit 3, ambiguous 8, error_recovery 3, bulk_confirmation 3, guardrail 1, "
-            "not_found 2) plus the guide's incident, on the example fleet (examples/fleet.yaml)."
-        ),
-    )
-    add_arguments(p, GenerateConfig)
-    try:
-        from ..toucan.cli import add_load_arguments
-    except ModuleNotFoundError:
-        pass
-    else:
-        add_load_arguments(p.add_argument_group("with --load-dataset toucan"))
-    p.set_defaults(func=_run)

@@ -45,6 +45,7 @@ from .source import (
     open_source,
 )
 
+DATASETS = ("toucan",)  # what `ajtrain load` can load: the positional of `ajtrain load toucan`
 DEFAULT_SAMPLE = "1000"
 SUBSETS = ("single-turn-original", "single-turn-diversify", "irrelevant", "multi-turn")
 ASSESSMENTS = ("question_quality_assessment", "response_quality_assessment")
@@ -54,6 +55,7 @@ ASSESSMENTS = ("question_quality_assessment", "response_quality_assessment")
 class LoadConfig:
     """Options of ``ajtrain load toucan`` (each field is also its CLI flag)."""
 
+    dataset: str = option("toucan", help="dataset to load", choices=DATASETS, positional=True)
     config: str | None = option(
         None,
         help="dataset config: Kimi-K2, OSS, Qwen3 (teacher trajectories) or SFT. Default: the "
