@@ -26,6 +26,7 @@ from rich.console import Console
 from rich.table import Table
 
 from .config import add_arguments, from_args, option
+from .train.config import TrainConfig
 
 console = Console()
 MIX_RECIPE = Path(__file__).parent / "mix" / "recipes" / "demo.yaml"
@@ -46,7 +47,8 @@ class DemoConfig:
         "seed gives the same model run after run (about 4.5 minutes on 2 CPU cores)",
     )  # fmt: skip
     copy_drills: int = option(
-        4000, help="at most N steps of copy drills (train --tiny-copy-warmup)"
+        TrainConfig.tiny_copy_warmup,
+        help="at most N steps of copy drills (train --tiny-copy-warmup)",
     )
     train_seconds: float = option(
         0.0, help="a time budget instead of --train-steps (0: none); where training stops then "
@@ -103,7 +105,7 @@ def run(cfg: DemoConfig) -> list[dict]:
     from .shutdown.cli import GenerateConfig, generate
     from .toucan.fixtures import write_fixture_mirror
     from .toucan.load import LoadConfig, load_toucan
-    from .train import TrainConfig, train
+    from .train import train
 
     if cfg.train_steps <= 0 and cfg.train_seconds <= 0:
         raise ValueError("demo: --train-steps or --train-seconds must be > 0")
@@ -153,15 +155,11 @@ def run(cfg: DemoConfig) -> list[dict]:
             f"{cfg.train_seconds:.0f} s" if cfg.train_seconds > 0 else f"{cfg.train_steps} steps"
         )
         t = _step(f"4/5 train: the tiny model, copy drills then {length} on the data")
-        train(TrainConfig(data=str(mix_dir), output=str(model), seed=cfg.seed,
-                          max_steps=-1 if cfg.train_seconds > 0 else cfg.train_steps,
-                          time_budget_s=cfg.train_seconds, tiny_copy_warmup=cfg.copy_drills,
-                          **TINY_DEMO))  # fmt: skip
+        train(train_config(cfg, mix_dir, model))
         untrained = str(untrained_copy(model, work / "model_untrained", cfg.seed))
     else:
         t = _step(f"4/5 train: LoRA on {cfg.base}, {cfg.base_steps} steps")
-        train(TrainConfig(data=str(mix_dir), output=str(model), seed=cfg.seed,
-                          base_model=cfg.base, max_steps=cfg.base_steps, **BASE_DEMO))  # fmt: skip
+        train(train_config(cfg, mix_dir, model))
         untrained = cfg.base  # the base itself, as eval resolves it
     _done(t, f"model in {model}")
 
@@ -199,36 +197,46 @@ def run(cfg: DemoConfig) -> list[dict]:
     return rows
 
 
-# The tiny model for a few minutes on 2 CPU cores: copy drills first, then small batches (more
-# optimizer steps per CPU-minute). See README for what it reaches.
-TINY_DEMO = dict(
-    epochs=100.0,  # the step count (or the time budget) ends training, not the epoch count
-    tiny_hidden=128,
-    tiny_layers=2,
-    tiny_heads=4,
-    tiny_vocab=1024,
-    max_length=1024,
-    batch_tokens=2048,
-    learning_rate=3e-3,
-    eval_steps=10_000,
-    save_steps=10_000,
-)
+def train_config(cfg: DemoConfig, data: Path, output: Path) -> TrainConfig:
+    """What the demo trains with: ``TrainConfig``'s defaults but for what the demo changes."""
+    common = dict(
+        data=str(data),
+        output=str(output),
+        seed=cfg.seed,
+        epochs=100.0,  # the step count (or the time budget) ends training, not the epoch count
+        max_length=1024,
+        batch_tokens=2048,
+        eval_steps=10_000,
+    )
+    if cfg.base == "tiny":
+        # The tiny model for a few minutes on 2 CPU cores: a smaller shape, copy drills first,
+        # then small batches (more optimizer steps per CPU-minute). See README for what it reaches.
+        return TrainConfig(
+            **common,
+            max_steps=-1 if cfg.train_seconds > 0 else cfg.train_steps,
+            time_budget_s=cfg.train_seconds,
+            tiny_copy_warmup=cfg.copy_drills,
+            tiny_hidden=128,
+            tiny_layers=2,
+            tiny_heads=4,
+            learning_rate=3e-3,
+            save_steps=10_000,
+        )
+    # A pretrained base on 2 CPU cores: LoRA, logits only on labelled tokens, 2K-token
+    # micro-batches grouped by length (Toucan rows cut at 1,024 tokens). About 70 s a step on the
+    # 2 cores of the README's run; see README for what it reaches.
+    return TrainConfig(
+        **common,
+        base_model=cfg.base,
+        max_steps=cfg.base_steps,
+        lora=True,
+        learning_rate=3e-4,
+        save_steps=10,
+        logging_steps=5,
+        val_rows=8,
+    )
 
 
-# A pretrained base on 2 CPU cores: LoRA, logits only on labelled tokens, 2K-token micro-batches
-# grouped by length (Toucan rows cut at 1,024 tokens). About 70 s a step on the 2 cores of the
-# README's run; see README for what it reaches.
-BASE_DEMO = dict(
-    lora=True,
-    epochs=100.0,  # the step count ends training
-    max_length=1024,
-    batch_tokens=2048,
-    learning_rate=3e-4,
-    eval_steps=10_000,
-    save_steps=10,
-    logging_steps=5,
-    val_rows=8,
-)
 BASE_MIX_RECIPE = Path(__file__).parent / "mix" / "recipes" / "base_demo.yaml"
 
 

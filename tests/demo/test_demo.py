@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+from pathlib import Path
 
 import pytest
 
-from ajtrain.demo import DemoConfig, run
+from ajtrain.demo import DemoConfig, run, train_config
 
 
 @pytest.mark.slow
@@ -49,3 +51,39 @@ def test_demo_with_a_missing_base_package_stops_before_any_work(tmp_path, monkey
     with pytest.raises(bases.BaseModelError, match="pip install absent"):
         run(DemoConfig(work=str(tmp_path / "demo"), base="absent-base"))
     assert not (tmp_path / "demo").exists()
+
+
+# Every field of the TrainConfig the demo handed train() before it derived it from TrainConfig's
+# defaults (captured from the TINY_DEMO / BASE_DEMO spelling); paths relative to --work.
+TINY_BEFORE = {
+    "base_model": "tiny", "batch_tokens": 2048, "batching": "grouped", "chat_template": "",
+    "data": "mix", "epochs": 100.0, "eval_steps": 10000, "grad_accum": 1,
+    "gradient_checkpointing": False, "learning_rate": 0.003, "logging_steps": 10, "lora": False,
+    "lora_alpha": 32, "lora_r": 16, "loss_on": "assistant", "max_length": 1024, "max_steps": 3000,
+    "output": "model_v2", "precision": "auto", "report_to": "none", "resume": False,
+    "save_steps": 10000, "seed": 0, "threads": 0, "time_budget_s": 0.0, "tiny_copy_warmup": 4000,
+    "tiny_heads": 4, "tiny_hidden": 128, "tiny_layers": 2, "tiny_tokenizer_rows": 1000,
+    "tiny_vocab": 1024, "val_fraction": 0.02, "val_rows": 128, "warmup_ratio": 0.03,
+    "weight_decay": 0.0,
+}  # fmt: skip
+BASE_BEFORE = {
+    **TINY_BEFORE, "base_model": "gemma-3-270m", "learning_rate": 0.0003, "logging_steps": 5,
+    "lora": True, "max_steps": 40, "save_steps": 10, "tiny_heads": 3, "tiny_hidden": 192,
+    "tiny_layers": 4, "val_rows": 8,
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        ({}, TINY_BEFORE),
+        ({"train_seconds": 60.0, "seed": 3, "copy_drills": 7},
+         {**TINY_BEFORE, "max_steps": -1, "time_budget_s": 60.0, "seed": 3, "tiny_copy_warmup": 7}),
+        ({"base": "gemma-3-270m"}, BASE_BEFORE),
+        ({"base": "x.gguf", "base_steps": 5, "seed": 2},
+         {**BASE_BEFORE, "base_model": "x.gguf", "max_steps": 5, "seed": 2}),
+    ],
+)  # fmt: skip
+def test_demo_trains_with_the_same_config_as_before(overrides, expected):
+    cfg = train_config(DemoConfig(**overrides), Path("mix"), Path("model_v2"))
+    assert dataclasses.asdict(cfg) == expected
