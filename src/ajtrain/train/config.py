@@ -83,7 +83,7 @@ class TrainConfig:
         choices=["auto", "bf16", "fp16", "fp32"],
     )  # fmt: skip
     gradient_checkpointing: bool = option(False, help="trade compute for memory on big bases")
-    # The demo's smaller shape (ajtrain.demo.TINY_DEMO, 0.5M parameters) trains at about 17K
+    # The demo's smaller shape (ajtrain.demo.train_config, 0.5M parameters) trains at about 17K
     # tokens/s on 2 CPU cores.
     tiny_vocab: int = option(
         1024, help="tiny: BPE vocabulary size (small: every token is seen often, so copying "
