@@ -126,6 +126,34 @@ def test_request_noise_wraps_some_requests_and_changes_nothing_else(tmp_path):
         _write(tmp_path, n=5, request_noise=1.5)
 
 
+def test_staged_guesses_are_corrected_then_the_named_machine_is_confirmed(tmp_path):
+    _, _, plain = _write(tmp_path, n=140, seed=7)
+    _, stats, drilled = _write(tmp_path, n=140, seed=7, staged_guesses=0.5)
+    staged = [r for r in drilled
+              if r["category"] == "ambiguous" and any(m.get("weight") == 0 for m in r["messages"])]  # fmt: skip
+    assert stats["staged_guess_trajectories"] == len(staged)
+    assert 0 < len(staged) < sum(r["category"] == "ambiguous" for r in drilled)
+    for a, b in zip(plain, drilled, strict=True):
+        assert a["meta"]["scenario"] == b["meta"]["scenario"]  # same scenarios, other play
+        if b not in staged:
+            assert a == b
+            continue
+        assert b["category"] == "ambiguous" and check_record(b).ok
+        msgs = b["messages"]
+        i = next(i for i, m in enumerate(msgs) if m.get("weight") == 0)
+        targets = set(b["meta"]["scenario"]["intent"]["targets"])
+        guess = msgs[i]["content"]
+        assert guess.endswith("Please confirm.") and not any(t in guess for t in targets)
+        correction, after = msgs[i + 1], msgs[i + 2]
+        assert correction["role"] == "user" and any(t in correction["content"] for t in targets)
+        assert after.get("weight", 1) == 1 and after["content"].endswith("Please confirm.")
+        stopped = {call_args(c)["name"] for m in msgs for c in calls_in(m)
+                   if c["function"]["name"] == "shutdown_agent"}  # fmt: skip
+        assert stopped == targets
+    with pytest.raises(ValueError, match="--staged-guesses 2"):
+        _write(tmp_path, n=5, staged_guesses=2)
+
+
 def test_users_own_fleet(tmp_path):
     names = {m.name for m in load_fleet(REPO_FLEET)}
     _, stats, recs = _write(tmp_path, n=80, seed=1, fleet=str(REPO_FLEET))

@@ -3,6 +3,7 @@ original guide's spelling of ``ajtrain load toucan``, is routed in ``ajtrain.cli
 
 from __future__ import annotations
 
+import random
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -34,6 +35,12 @@ class GenerateConfig:
         "down web7'): for a model that knows no English, such as the tiny demo model, so that "
         "words it has never seen do not derail it; 0 for data as users write it",
     )  # fmt: skip
+    staged_guesses: float = option(
+        0.0, help="share of ambiguous requests (0-1) played with a staged wrong guess: the agent "
+        "proposes a machine the user did not mean (a turn of weight 0, not trained on), the user "
+        "corrects it and the expert confirms the named machine; teaches that a correction is not "
+        "a yes. 0 leaves the data unchanged",
+    )  # fmt: skip
     out: str = option("data/shutdown_trajectories.jsonl", help="output JSONL file")
     load_dataset: str | None = option(
         None, help="the original guide's form: load an open dataset instead (same as `ajtrain load`)",
@@ -45,10 +52,13 @@ def generate(cfg: GenerateConfig, progress: bool = True) -> dict:
     from ..fleet import load_fleet
     from .canonical import canonical_scenarios
     from .generate import procedural_scenarios, scenario_to_record
+    from .policies import Expert, StagedGuess
 
     t0 = time.perf_counter()
     if not 0.0 <= cfg.request_noise <= 1.0:
         raise ValueError(f"--request-noise {cfg.request_noise}: expected a share from 0 to 1")
+    if not 0.0 <= cfg.staged_guesses <= 1.0:
+        raise ValueError(f"--staged-guesses {cfg.staged_guesses}: expected a share from 0 to 1")
     if cfg.n is not None and cfg.n < 1:
         raise ValueError(f"--n {cfg.n}: expected a number of trajectories of at least 1")
     if cfg.n is None and cfg.fleet is None:
@@ -60,10 +70,18 @@ def generate(cfg: GenerateConfig, progress: bool = True) -> dict:
     total = cfg.n if cfg.n is not None else 20
     counts: Counter[str] = Counter()
     openings: set[str] = set()
+    staged_rng = random.Random(f"staged-{cfg.seed}")  # its own draws: a share of 0 changes nothing
+    n_staged = 0
     with atomic_write(cfg.out) as fh, Progress(console=err, disable=not progress) as bar:
         task = bar.add_task("generating", total=total)
         for scenario in scenarios:
-            rec = scenario_to_record(scenario)
+            staged = (
+                cfg.staged_guesses > 0
+                and scenario.category == "ambiguous"
+                and staged_rng.random() < cfg.staged_guesses
+            )
+            rec = scenario_to_record(scenario, StagedGuess() if staged else Expert())
+            n_staged += staged and any(m.get("weight") == 0 for m in rec["messages"])
             fh.write(dumps(rec).encode() + b"\n")
             counts[rec["category"]] += 1
             openings.add(scenario.request)
@@ -76,6 +94,8 @@ def generate(cfg: GenerateConfig, progress: bool = True) -> dict:
         "seed": cfg.seed,
         "fleet": cfg.fleet,
         "request_noise": cfg.request_noise,
+        "staged_guesses": cfg.staged_guesses,
+        "staged_guess_trajectories": n_staged,
         "checker": "every trajectory passed",
         "seconds": round(time.perf_counter() - t0, 2),
     }

@@ -56,6 +56,8 @@ class Episode:
         if self.done:
             raise RuntimeError("episode is over")
         msg: Message = {"role": "assistant", "content": message.get("content") or ""}
+        if message.get("weight") == 0:  # a staged turn (context, not trained on)
+            msg["weight"] = 0
         if message.get("reasoning_content"):
             msg["reasoning_content"] = message["reasoning_content"]
         calls = []

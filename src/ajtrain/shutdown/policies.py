@@ -181,6 +181,31 @@ class Expert:
         )
 
 
+class StagedGuess(Expert):
+    """The expert, but where it would ask which of several matching machines is meant, it first
+    proposes one the user did not mean, in a turn of ``weight`` 0 (context, never trained on):
+    the user corrects it ("I meant dc7") and the expert confirms the machine the user named.
+
+    A training drill only, like error recovery's staged wrong stop: it knows the hidden intent
+    because it stages the mistake the trained agent must recover from, not a decision it makes."""
+
+    name = "staged_guess"
+
+    def _after_tools(self, scenario: Scenario, messages: list[Message], start: int) -> Message:
+        reply = super()._after_tools(scenario, messages, start)
+        text = reply.get("content") or ""
+        if scenario.reference.kind != "vague" or not text.endswith("Which one should I shut down?"):
+            return reply
+        if any(m.get("weight") == 0 for m in messages[start:]):
+            return reply  # staged once per episode
+        seen = shown_machines(messages, READ_TOOLS)
+        cands = scenario.reference.candidates(shown_in(messages[-1], READ_TOOLS))
+        wrong = [n for n in cands if n not in scenario.intent.target_set]
+        if not wrong:
+            return reply
+        return {**say(confirm_text(wrong[:1], seen)), "weight": 0}
+
+
 class Naive:
     """The guide's bad agent: lists the machines, then guesses — stops the first running one it
     sees, without matching the name exactly or asking. Reproduces the incident."""
