@@ -92,6 +92,32 @@ def test_toucan_calls_scoring(tmp_path):
                  backend=Replay(replies))  # fmt: skip
 
 
+def test_toucan_calls_batches_by_length_and_keeps_the_rows_order(tmp_path):
+    from ajtrain.eval.toucan_calls import evaluate_toucan_calls
+
+    tools = [{"type": "function", "function": {"name": "search", "parameters": {"type": "object"}}}]
+    ref = _call("search", "{}")
+    lengths = [300, 10, 200, 20, 100, 30]
+    records = [make_record(f"r{i}", "toucan", "multi-turn", tools,
+                           [{"role": "user", "content": "x" * k},
+                            {"role": "assistant", "content": "", "tool_calls": [ref]}])
+               for i, k in enumerate(lengths)]  # fmt: skip
+    write_records(tmp_path / "h.jsonl", records)
+    batches = []
+
+    class Recording(Replay):
+        def complete(self, requests):
+            batches.append([r.key.split("@")[0] for r in requests])
+            return super().complete(requests)
+
+    reply = {"role": "assistant", "content": "", "tool_calls": [ref]}
+    backend = Recording({f"r{i}": reply for i in range(6)})
+    cfg = EvalConfig(model="replay", benchmark="toucan_calls", data=str(tmp_path / "h.jsonl"))
+    metrics, rows = evaluate_toucan_calls(cfg, backend, progress=False)
+    assert batches == [["r1", "r3"], ["r5", "r4"], ["r2", "r0"]]  # shortest prompts together
+    assert [r["id"] for r in rows] == [f"r{i}" for i in range(6)] and metrics["call_accuracy"] == 1
+
+
 def test_limit_spreads_over_categories():
     from ajtrain.eval.runner import spread
 
