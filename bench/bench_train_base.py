@@ -1,7 +1,7 @@
 """Training a pretrained base on a CPU: the default set-up against a naive one, same run.
 
     .venv/bin/python bench/bench_train_base.py [--base gemma-3-270m] [--steps 2]
-        [--batch-tokens 1024] [--max-length 1024] [--threads 2]
+        [--batch-tokens 1024] [--max-length 1024] [--threads 2] [--repeat 1]
 
 default: LoRA adapters (PEFT), logits only where a label is (``labelled_loss``), micro-batches
 grouped by length — what ``ajtrain train --base-model B --lora`` does.
@@ -12,7 +12,9 @@ Both train on the same generated shutdown trajectories, rendered with the base's
 ``--steps`` measured optimizer steps after one warm-up step; throughput counts real (non-pad)
 tokens. Each set-up runs in its own process so its peak RSS is its own. Writes
 bench/out/train_base/results.json and prints the ratio. Goals (issue 13): ≥ 3× tokens/s, peak
-RSS under 6 GB.
+RSS under 6 GB. With ``--repeat N`` the two set-ups run N times each, interleaved (default,
+naive, default, ...), and each one's fastest run counts: on a shared CPU both then see the same
+load.
 """
 
 from __future__ import annotations
@@ -97,22 +99,29 @@ def main() -> None:
     ap.add_argument("--batch-tokens", type=int, default=1024)
     ap.add_argument("--max-length", type=int, default=1024)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--repeat", type=int, default=1, help="interleaved runs of each; best counts")
     ap.add_argument("--one", choices=["default", "naive"], help=argparse.SUPPRESS)
     args = ap.parse_args()
     common = (args.base, args.steps, args.batch_tokens, args.max_length, args.threads)
     if args.one:
         print(json.dumps(one(args.one, *common)))
         return
-    results = {}
-    for mode in ("default", "naive"):
-        cmd = [sys.executable, __file__, "--one", mode, "--base", args.base,
-               "--steps", str(args.steps), "--batch-tokens", str(args.batch_tokens),
-               "--max-length", str(args.max_length), "--threads", str(args.threads)]  # fmt: skip
-        done = subprocess.run(cmd, capture_output=True, text=True, check=False)
-        if done.returncode:
-            sys.exit(f"{mode} run failed:\n{done.stderr[-2000:]}")
-        results[mode] = json.loads(done.stdout.strip().splitlines()[-1])
-        print(mode, results[mode], flush=True)
+    results: dict = {}
+    for _ in range(max(1, args.repeat)):
+        for mode in ("default", "naive"):
+            cmd = [sys.executable, __file__, "--one", mode, "--base", args.base,
+                   "--steps", str(args.steps), "--batch-tokens", str(args.batch_tokens),
+                   "--max-length", str(args.max_length), "--threads", str(args.threads)]  # fmt: skip
+            done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+            if done.returncode:
+                sys.exit(f"{mode} run failed:\n{done.stderr[-2000:]}")
+            run = json.loads(done.stdout.strip().splitlines()[-1])
+            print(mode, run, flush=True)
+            best = results.get(mode)
+            if best is None or run["tokens_per_s"] > best["tokens_per_s"]:
+                results[mode] = run
+            results[mode]["runs_tokens_per_s"] = [*(best or {}).get("runs_tokens_per_s", []),
+                                                  run["tokens_per_s"]]  # fmt: skip
     results["speedup"] = round(
         results["default"]["tokens_per_s"] / results["naive"]["tokens_per_s"], 2
     )
