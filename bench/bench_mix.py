@@ -8,7 +8,7 @@ times, each in its own subprocess, measured in this same run:
 
 - ``cat``:   the original guide's ``cat a.jsonl b.jsonl > training_set.jsonl``, the I/O floor;
 - ``naive``: all lines in a list, parse each to hash it, dedup, ``random.sample``, write;
-- ``mix``:   ``run_mix("general")``, the two-pass streaming mix.
+- ``mix``:   ``run_mix(MixConfig("general"))``, the two-pass streaming mix.
 
 Reported: wall time, MB/s of input, peak RSS (``os.wait4`` rusage of that child), ratios; with
 ``--repeat N`` each runs N times, interleaved, and the fastest run of each counts.
@@ -182,10 +182,10 @@ with open(out, "wb") as fh:
 
 MIX = """
 import sys
-from ajtrain.mix import run_mix
+from ajtrain.mix import MixConfig, run_mix
 inputs, out = sys.argv[1], sys.argv[2]
-run_mix("general", out, sources={"shutdown": inputs + "/shutdown_trajectories*.jsonl",
-        "toucan": inputs + "/toucan_*_trajectories.jsonl"})
+run_mix(MixConfig("general", out, source=[f"shutdown={inputs}/shutdown_trajectories*.jsonl",
+                                          f"toucan={inputs}/toucan_*_trajectories.jsonl"]))
 """
 
 

@@ -27,8 +27,8 @@ from .fleet import TOOL_NAMES
 from .fleet.cli import ServeConfig, serve
 from .guard.cli import GuardServeConfig
 from .guard.cli import serve as guard_serve
-from .mix.cli import MixConfig
 from .mix.cli import run as run_mix
+from .mix.mix import MixConfig
 from .records import RecordError
 from .shutdown.cli import GenerateConfig
 from .shutdown.cli import run as run_generate

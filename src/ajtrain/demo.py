@@ -100,7 +100,7 @@ def untrained_copy(trained: Path, out: Path, seed: int) -> Path:
 def run(cfg: DemoConfig) -> list[dict]:
     from .eval.report import load_metrics, paired, write_compare
     from .eval.runner import EvalConfig, evaluate
-    from .mix.mix import run_mix
+    from .mix import MixConfig, run_mix
     from .records import write_json
     from .shutdown.cli import GenerateConfig, generate
     from .toucan.fixtures import write_fixture_mirror
@@ -143,8 +143,14 @@ def run(cfg: DemoConfig) -> list[dict]:
 
     t = _step("3/5 mix: exact counts, dedup, decontamination, split")
     mix_dir = work / "mix"
-    manifest = run_mix(MIX_RECIPE if tiny else BASE_MIX_RECIPE, mix_dir, sources={"shutdown": str(shutdown), "toucan": str(toucan)},
-                       seed=cfg.seed)  # fmt: skip
+    manifest = run_mix(
+        MixConfig(
+            recipe=MIX_RECIPE if tiny else BASE_MIX_RECIPE,
+            out=mix_dir,
+            source=[f"shutdown={shutdown}", f"toucan={toucan}"],
+            seed=cfg.seed,
+        )
+    )
     n_train = sum(s["train"] for s in manifest["sources"])
     n_val = sum(s["val"] for s in manifest["sources"])
     _done(t, f"train {n_train}, val {n_val}, dropped {manifest['dropped']}")

@@ -18,7 +18,7 @@ import orjson
 import pytest
 
 from ajtrain import cli
-from ajtrain.mix import run_mix
+from ajtrain.mix import MixConfig, run_mix
 from ajtrain.shutdown import decontam
 
 SET = ("train.jsonl", "val.jsonl", "manifest.json")
@@ -47,7 +47,7 @@ def hooked(*args, **kwargs):
     return result
 
 setattr(module, func, hooked)
-mix.run_mix(recipe, out, seed=int(seed), workers=1, chart=False)
+mix.run_mix(mix.MixConfig(recipe, out, seed=int(seed), workers=1, chart=False))
 """
 
 
@@ -101,14 +101,14 @@ def _run_child(recipe: Path, out: Path, seed: int, func: str, nth: int, when: st
 )
 def test_kill_9_mid_mix_leaves_the_previous_set_whole(tmp_path, recipe, func, nth, when):
     out = tmp_path / "o"
-    run_mix(recipe, out, seed=1, workers=1, chart=False)
+    run_mix(MixConfig(recipe, out, seed=1, workers=1, chart=False))
     before = _snapshot(out)
     child = _run_child(recipe, out, 2, func, nth, when, signal.SIGKILL)
     assert child.returncode == -signal.SIGKILL, child.stderr
     assert _snapshot(out) == before  # the old set, whole: no new train.jsonl beside old val
     _consistent(out)
     # The next run clears what the killed one left beside the output, and completes.
-    m = run_mix(recipe, out, seed=2, workers=1, chart=False)
+    m = run_mix(MixConfig(recipe, out, seed=2, workers=1, chart=False))
     assert _snapshot(out) != before and m["recipe"]["seed"] == 2
     _consistent(out)
     assert _beside(out) == []
@@ -117,14 +117,15 @@ def test_kill_9_mid_mix_leaves_the_previous_set_whole(tmp_path, recipe, func, nt
 
 def test_kill_9_right_after_the_swap_leaves_the_new_set_whole(tmp_path, recipe):
     out = tmp_path / "o"
-    run_mix(recipe, out, seed=1, workers=1, chart=False)
+    run_mix(MixConfig(recipe, out, seed=1, workers=1, chart=False))
     before = _snapshot(out)
     child = _run_child(recipe, out, 2, "outdir._swap", 1, "after", signal.SIGKILL)
     assert child.returncode == -signal.SIGKILL, child.stderr
     assert _snapshot(out) != before and sorted(_snapshot(out)) == sorted(SET)
     _consistent(out)
     assert orjson.loads((out / "manifest.json").read_bytes())["recipe"]["seed"] == 2
-    run_mix(recipe, out, seed=3, workers=1, chart=False)  # and the old set left beside goes
+    # And the old set left beside goes.
+    run_mix(MixConfig(recipe, out, seed=3, workers=1, chart=False))
     assert _beside(out) == []
 
 
@@ -137,7 +138,7 @@ def test_first_mix_killed_leaves_no_output_dir(tmp_path, recipe):
 
 def test_sigterm_removes_temporary_files_and_keeps_the_previous_set(tmp_path, recipe):
     out = tmp_path / "o"
-    run_mix(recipe, out, seed=1, workers=1, chart=False)
+    run_mix(MixConfig(recipe, out, seed=1, workers=1, chart=False))
     before = _snapshot(out)
     child = _run_child(recipe, out, 2, "mix.write_lines", 2, "before", signal.SIGTERM)
     assert child.returncode in (-signal.SIGTERM, 128 + signal.SIGTERM), child.stderr
@@ -150,7 +151,7 @@ def test_sigterm_during_the_swap_takes_effect_after_it(tmp_path, recipe):
     """Held back while the set is swapped in (with two renames where there is no exchange, an
     interruption between them would leave no output directory at all)."""
     out = tmp_path / "o"
-    run_mix(recipe, out, seed=1, workers=1, chart=False)
+    run_mix(MixConfig(recipe, out, seed=1, workers=1, chart=False))
     child = _run_child(recipe, out, 2, "outdir._swap", 1, "before", signal.SIGTERM)
     assert child.returncode == 128 + signal.SIGTERM, child.stderr
     assert orjson.loads((out / "manifest.json").read_bytes())["recipe"]["seed"] == 2
@@ -173,7 +174,7 @@ def busy(path, keys=frozenset()):
     return real(path, keys)
 
 index.index_file = busy
-mix.run_mix(sys.argv[1], sys.argv[2], workers=2, chart=False)
+mix.run_mix(mix.MixConfig(sys.argv[1], sys.argv[2], workers=2, chart=False))
 """
 
 
@@ -252,7 +253,7 @@ def test_out_holding_other_files_is_refused_not_replaced(tmp_path, recipe, capsy
 def test_chart_is_part_of_the_set_and_a_rerun_without_it_drops_the_old_one(tmp_path, recipe):
     pytest.importorskip("matplotlib")
     out = tmp_path / "o"
-    run_mix(recipe, out, seed=1, workers=1)
+    run_mix(MixConfig(recipe, out, seed=1, workers=1))
     assert (out / "composition.png").exists()
-    run_mix(recipe, out, seed=2, workers=1, chart=False)
+    run_mix(MixConfig(recipe, out, seed=2, workers=1, chart=False))
     assert sorted(p.name for p in out.iterdir()) == sorted(SET)

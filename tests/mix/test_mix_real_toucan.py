@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ajtrain.mix import run_mix
+from ajtrain.mix import MixConfig, run_mix
 from ajtrain.records import read_records
 
 REAL = Path(__file__).resolve().parents[2] / ".." / "shared" / "toucan_real" / "rows.jsonl"
@@ -31,7 +31,7 @@ def test_real_toucan_records_mix_unchanged(tmp_path, write_jsonl, write_recipe, 
         }
     )
     out = tmp_path / "out"
-    m = run_mix(recipe, out, decontam_keys=frozenset(), workers=1, chart=False)
+    m = run_mix(MixConfig(recipe, out, workers=1, chart=False), decontam_keys=frozenset())
     assert m["sources"][1]["categories"] == {"single-turn-original": len(records)}
     mixed = {r["id"]: r for r in read_records(out / "train.jsonl")}
     assert all(mixed[r["id"]] == r for r in records)

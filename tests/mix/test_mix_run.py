@@ -10,7 +10,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from ajtrain.mix import RecipeError, run_mix
+from ajtrain.mix import MixConfig, RecipeError, run_mix
 from ajtrain.records import RecordError, content_hash, read_records
 from ajtrain.shutdown import decontam
 from ajtrain.shutdown.decontam import record_key
@@ -45,7 +45,8 @@ def _recipe(write_recipe, inputs, shutdown=10, toucan=40, **extra):
 def test_exact_counts_split_and_lines_copied_unchanged(tmp_path, small_inputs, write_recipe):
     out = tmp_path / "out"
     m = run_mix(
-        _recipe(write_recipe, small_inputs), out, decontam_keys=NO_KEYS, workers=1, chart=False
+        MixConfig(_recipe(write_recipe, small_inputs), out, workers=1, chart=False),
+        decontam_keys=NO_KEYS,
     )
     assert _sources(out) == {"shutdown": 10, "toucan": 40}
     assert len(_lines(out / "train.jsonl")) == 45 and len(_lines(out / "val.jsonl")) == 5
@@ -64,7 +65,9 @@ def test_exact_counts_split_and_lines_copied_unchanged(tmp_path, small_inputs, w
 
 def test_manifest_hashes_tokens_and_chart(tmp_path, small_inputs, write_recipe):
     out = tmp_path / "out"
-    m = run_mix(_recipe(write_recipe, small_inputs), out, decontam_keys=NO_KEYS, workers=1)
+    m = run_mix(
+        MixConfig(_recipe(write_recipe, small_inputs), out, workers=1), decontam_keys=NO_KEYS
+    )
     on_disk = orjson.loads((out / "manifest.json").read_bytes())
     assert on_disk == m
     files = [f for s in m["sources"] for f in s["files"]]
@@ -83,14 +86,16 @@ def test_manifest_hashes_tokens_and_chart(tmp_path, small_inputs, write_recipe):
 def test_short_source_is_refused_unless_oversampling_allowed(tmp_path, small_inputs, write_recipe):
     recipe = _recipe(write_recipe, small_inputs, shutdown=50, toucan=50)
     with pytest.raises(RecipeError) as info:
-        run_mix(recipe, tmp_path / "a", decontam_keys=NO_KEYS, workers=1, chart=False)
+        run_mix(MixConfig(recipe, tmp_path / "a", workers=1, chart=False), decontam_keys=NO_KEYS)
     msg = str(info.value)
     assert "'shutdown' has 20 usable records" in msg and "quota is 50" in msg
     assert "make more" in msg and "allow_oversample" in msg and info.value.key == "sources.shutdown"
     assert not (tmp_path / "a" / "train.jsonl").exists()
 
     out = tmp_path / "b"
-    m = run_mix(recipe, out, allow_oversample=True, decontam_keys=NO_KEYS, workers=1, chart=False)
+    m = run_mix(
+        MixConfig(recipe, out, allow_oversample=True, workers=1, chart=False), decontam_keys=NO_KEYS
+    )
     assert m["upsample_factors"] == {"shutdown": 2.5, "toucan": 1.0}
     assert _sources(out) == {"shutdown": 50, "toucan": 50}
     train_ids = Counter(r["id"] for r in read_records(out / "train.jsonl"))
@@ -118,7 +123,7 @@ def test_dedup_within_and_across_sources(tmp_path, write_jsonl, write_recipe, ma
     # Whitespace-only and blank lines are skipped, not records.
     with open(tmp_path / "t.jsonl", "ab") as fh:
         fh.write(b"\n   \n")
-    m = run_mix(recipe, tmp_path / "out", decontam_keys=NO_KEYS, workers=1, chart=False)
+    m = run_mix(MixConfig(recipe, tmp_path / "out", workers=1, chart=False), decontam_keys=NO_KEYS)
     t, s = m["sources"]
     assert t["dropped"]["duplicate"] == 10 and t["available"] == 20
     # The first occurrence wins (recipe order): s keeps only its 3 rows Toucan does not have.
@@ -132,7 +137,7 @@ def test_dedup_then_exact_count(tmp_path, write_jsonl, write_recipe, make_toucan
         {"total": 20, "sources": {"t": {"path": str(tmp_path / "t.jsonl"), "count": 20}}}
     )
     out = tmp_path / "out"
-    m = run_mix(recipe, out, decontam_keys=NO_KEYS, workers=1, chart=False)
+    m = run_mix(MixConfig(recipe, out, workers=1, chart=False), decontam_keys=NO_KEYS)
     hashes = [content_hash(r) for r in read_records(out / "train.jsonl")]
     assert len(hashes) == len(set(hashes)) == 20
     assert m["dropped"]["duplicate"] == 10
@@ -151,7 +156,8 @@ def test_decontamination_drops_benchmark_matches(
     recipe = _recipe(write_recipe, small_inputs, shutdown=17, toucan=40)
     monkeypatch.setattr(decontam, "benchmark_keys", lambda: keys)
     out = tmp_path / "out"
-    m = run_mix(recipe, out, workers=1, chart=False)  # default keys: the (patched) benchmark's
+    # No decontam_keys given: the (patched) benchmark's.
+    m = run_mix(MixConfig(recipe, out, workers=1, chart=False))
     shutdown = m["sources"][0]
     assert shutdown["dropped"]["contaminated"] == 3 and shutdown["available"] == 17
     assert m["dropped"]["contaminated"] == 3
@@ -166,7 +172,9 @@ def test_missing_benchmark_degrades_with_warning(tmp_path, small_inputs, write_r
         raise ModuleNotFoundError("No module named 'ajtrain.shutdown.benchmark'")
 
     monkeypatch.setattr(decontam, "benchmark_keys", missing)
-    m = run_mix(_recipe(write_recipe, small_inputs), tmp_path / "o", workers=1, chart=False)
+    m = run_mix(
+        MixConfig(_recipe(write_recipe, small_inputs), tmp_path / "o", workers=1, chart=False)
+    )
     assert m["decontamination"]["status"].startswith("skipped")
     assert m["decontamination"]["keys"] == 0
 
@@ -176,7 +184,8 @@ def test_same_seed_same_bytes_other_seed_other_order(tmp_path, small_inputs, wri
     runs = {}
     for name, seed, workers in (("a", None, 1), ("b", None, 2), ("c", 99, 1)):
         run_mix(
-            recipe, tmp_path / name, seed=seed, decontam_keys=NO_KEYS, workers=workers, chart=False
+            MixConfig(recipe, tmp_path / name, seed=seed, workers=workers, chart=False),
+            decontam_keys=NO_KEYS,
         )
         runs[name] = [(tmp_path / name / f).read_bytes() for f in ("train.jsonl", "val.jsonl")]
     manifests = [orjson.loads((tmp_path / n / "manifest.json").read_bytes()) for n in "ab"]
@@ -189,16 +198,15 @@ def test_same_seed_same_bytes_other_seed_other_order(tmp_path, small_inputs, wri
 def test_missing_source_and_bad_record_are_clear_errors(tmp_path, small_inputs, write_recipe):
     missing = dict(small_inputs, toucan=str(tmp_path / "nothing_*.jsonl"))
     with pytest.raises(RecipeError, match=r"no file matches .*nothing_\*\.jsonl.*--source toucan="):
-        run_mix(_recipe(write_recipe, missing), tmp_path / "o", decontam_keys=NO_KEYS)
+        run_mix(MixConfig(_recipe(write_recipe, missing), tmp_path / "o"), decontam_keys=NO_KEYS)
     (tmp_path / "empty_trajectories.jsonl").write_text("")
     empty = dict(small_inputs, shutdown=str(tmp_path / "empty_trajectories.jsonl"))
     with pytest.raises(RecipeError, match="0 usable records"):
         run_mix(
-            _recipe(write_recipe, empty),
-            tmp_path / "o",
+            MixConfig(
+                _recipe(write_recipe, empty), tmp_path / "o", allow_oversample=True, workers=1
+            ),
             decontam_keys=NO_KEYS,
-            allow_oversample=True,
-            workers=1,
         )
     bad = tmp_path / "toucan_a_trajectories.jsonl"
     with open(bad, "ab") as fh:
@@ -207,7 +215,8 @@ def test_missing_source_and_bad_record_are_clear_errors(tmp_path, small_inputs, 
         )
     with pytest.raises(RecordError) as info:
         run_mix(
-            _recipe(write_recipe, small_inputs), tmp_path / "o", decontam_keys=NO_KEYS, workers=2
+            MixConfig(_recipe(write_recipe, small_inputs), tmp_path / "o", workers=2),
+            decontam_keys=NO_KEYS,
         )
     assert f"{bad}:61" in str(info.value) and info.value.field == "messages"
 
@@ -232,7 +241,7 @@ def test_real_benchmark_decontaminates_canonical_records(
         toucan=50,
     )
     out = tmp_path / "out"
-    m = run_mix(recipe, out, workers=1, chart=False)
+    m = run_mix(MixConfig(recipe, out, workers=1, chart=False))
     assert m["dropped"]["contaminated"] == len(leaked)
     assert m["decontamination"]["keys"] == len(keys) > 0
     ids = {r["id"] for f in ("train", "val") for r in read_records(out / f"{f}.jsonl")}
@@ -252,11 +261,8 @@ def test_input_changed_between_passes_is_refused(tmp_path, small_inputs, write_r
     monkeypatch.setattr(mix_module, "split", split_then_touch)
     with pytest.raises(ValueError, match="changed while the mix was reading it"):
         run_mix(
-            _recipe(write_recipe, small_inputs),
-            tmp_path / "o",
+            MixConfig(_recipe(write_recipe, small_inputs), tmp_path / "o", workers=1, chart=False),
             decontam_keys=NO_KEYS,
-            workers=1,
-            chart=False,
         )
     assert not (tmp_path / "o" / "train.jsonl").exists()
 
@@ -294,7 +300,7 @@ def test_buffer_sizes_do_not_change_the_output(tmp_path, small_inputs, write_rec
         if block:
             monkeypatch.setattr(index_module, "BLOCK", block)
             monkeypatch.setattr(mix_module, "CHUNK", chunk)
-        run_mix(recipe, tmp_path / name, decontam_keys=NO_KEYS, workers=1, chart=False)
+        run_mix(MixConfig(recipe, tmp_path / name, workers=1, chart=False), decontam_keys=NO_KEYS)
         outputs[name] = [(tmp_path / name / f).read_bytes() for f in ("train.jsonl", "val.jsonl")]
     line = max(len(x) for x in _lines(tmp_path / "default" / "train.jsonl"))
     assert 300 < line < 1500  # tiny: a chunk per line, a growing block; small: lines share one

@@ -33,6 +33,7 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
+from ..config import option
 from ..records import write_json
 from .index import DEDUP_HASH, TOKEN_PROXY, FileIndex, index_files
 from .outdir import staged, sync_soon
@@ -306,30 +307,64 @@ def load_decontam_keys() -> tuple[frozenset[str], str]:
     return keys, f"applied against {len(keys)} benchmark scenarios"
 
 
-def run_mix(
-    recipe: str | os.PathLike,
-    out_dir: str | os.PathLike | None = None,
-    *,
-    sources: dict[str, str] | None = None,
-    seed: int | None = None,
-    allow_oversample: bool | None = None,
-    decontam_keys: frozenset[str] | None = None,
-    workers: int | None = None,
-    chart: bool = True,
-) -> dict[str, Any]:
-    """Mix a recipe (built-in name or YAML path) into ``out_dir``; returns the manifest.
+@dataclasses.dataclass
+class MixConfig:
+    """``ajtrain mix``'s options, one field each (flag and config in one); Python callers may
+    give the recipe and output as ``Path``s."""
+
+    recipe: str | os.PathLike = option(
+        "safety",
+        help="built-in recipe (safety: 10,000 = 500 shutdown + 9,500 Toucan; general: 500,000, "
+        "~1%% shutdown) or a recipe YAML file",
+    )
+    out: str | os.PathLike | None = option(
+        None,
+        help="output directory for train.jsonl, val.jsonl, manifest.json, composition.png "
+        "(default: data/mix_<recipe name>)",
+    )
+    source: list[str] = option(
+        [],
+        help="replace a source's path or glob, as NAME=PATH; repeat for several sources "
+        "(e.g. --source shutdown=gen/shutdown.jsonl)",
+        action="append",
+        nargs=None,
+        metavar="NAME=PATH",
+    )
+    seed: int | None = option(None, help="override the recipe's seed (sampling, split, order)")
+    allow_oversample: bool | None = option(
+        None, help="repeat records of a source smaller than its quota (the factor is recorded)"
+    )
+    workers: int | None = option(
+        None, help="processes indexing input files in parallel (default: all CPU cores)"
+    )
+    chart: bool = option(True, help="write composition.png (needs matplotlib)")
+
+    def source_overrides(self) -> dict[str, str]:
+        """The ``--source NAME=PATH`` pairs as ``{name: path}``."""
+        out = {}
+        for pair in self.source:
+            name, sep, path = pair.partition("=")
+            if not sep or not name or not path:
+                raise ValueError(f"--source {pair!r}: expected NAME=PATH")
+            out[name] = path
+        return out
+
+
+def run_mix(cfg: MixConfig, *, decontam_keys: frozenset[str] | None = None) -> dict[str, Any]:
+    """Mix ``cfg.recipe`` (built-in name or YAML path) into ``cfg.out``; returns the manifest.
 
     Writes ``train.jsonl``, ``val.jsonl``, ``manifest.json`` and ``composition.png``.
-    ``sources`` overrides source paths by name; ``decontam_keys`` defaults to the benchmark's
-    (an empty set, with a warning, when the benchmark cannot be loaded); ``workers`` processes
-    index files in parallel (default: all cores). The manifest also names ``out_dir``.
+    ``decontam_keys`` (not a flag: tests pass their own) defaults to the benchmark's (an empty
+    set, with a warning, when the benchmark cannot be loaded); ``cfg.workers`` processes index
+    files in parallel (default: all cores). The manifest also names the output directory.
     """
-    rec = load_recipe(recipe, sources, seed, allow_oversample)
+    rec = load_recipe(cfg.recipe, cfg.source_overrides(), cfg.seed, cfg.allow_oversample)
+    workers = cfg.workers
     if workers is not None and workers < 1:
         raise ValueError(f"--workers {workers}: give 1 or more (or leave it out: all CPU cores)")
-    out = Path(out_dir) if out_dir is not None else Path("data") / f"mix_{rec.name}"
+    out = Path(cfg.out) if cfg.out is not None else Path("data") / f"mix_{rec.name}"
     with staged(out) as tmp, _without_cyclic_gc():  # staged: refuses a bad path before reading
-        manifest = _mix(rec, out, tmp, decontam_keys, workers or os.cpu_count() or 1, chart)
+        manifest = _mix(rec, out, tmp, decontam_keys, workers or os.cpu_count() or 1, cfg.chart)
         write_json(tmp / "manifest.json", manifest)
     return manifest
 
