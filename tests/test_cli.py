@@ -1,12 +1,17 @@
-"""The ``ajtrain`` command itself: its version, and one output flag name across stages."""
+"""The ``ajtrain`` command itself: its version, one output flag name across stages, and train's
+flags grouped by concern in ``--help``."""
 
 from __future__ import annotations
+
+import argparse
+import dataclasses
 
 import pytest
 
 import ajtrain
 from ajtrain.cli import build_parser, main
-from ajtrain.config import from_args
+from ajtrain.config import add_arguments, from_args
+from ajtrain.train.config import TrainConfig
 
 
 def test_version(capsys):
@@ -54,3 +59,24 @@ def test_every_command_parses_to_its_configs_defaults():
         ns = parser.parse_args([*command.name.split(), *required.get(command.name, [])])
         expected = command.config(**filled.get(command.name, {}))
         assert from_args(command.config, ns) == expected, command.name
+
+
+def test_train_flags_are_grouped_by_concern_in_help():
+    # Each section of TrainConfig is an argument group of its own, in field order; no flag is
+    # left outside one (only -h is under "options").
+    parser = argparse.ArgumentParser()
+    add_arguments(parser, TrainConfig)
+    groups = {g.title: [a.dest for a in g._group_actions] for g in parser._action_groups}
+    assert groups.pop("positional arguments") == [] and groups.pop("options") == ["help"]
+    assert list(groups) == [
+        "data and output", "base model and chat template", "LoRA", "length and batching",
+        "loss, optimizer and schedule", "validation, checkpoints and logging", "runtime",
+        "the tiny model (--base-model tiny)",
+    ]  # fmt: skip
+    assert groups["LoRA"] == ["lora", "lora_r", "lora_alpha"]
+    assert groups["the tiny model (--base-model tiny)"] == [
+        f.name for f in dataclasses.fields(TrainConfig) if f.name.startswith("tiny_")
+    ]
+    assert [d for dests in groups.values() for d in dests] == [
+        f.name for f in dataclasses.fields(TrainConfig)
+    ]

@@ -22,12 +22,21 @@ def option(
     *,
     flags: tuple[str, ...] = (),
     positional: bool = False,
+    section: str = "",
     **argparse_kwargs: Any,
 ) -> Any:
     """A dataclass field that is also a CLI flag: ``--field-name``, or ``flags`` where the command
     line spells it otherwise (``report --compare``), or with ``positional`` an argument named by
-    its place (``load toucan``). Extra kwargs go to argparse."""
-    meta = {"help": help, "flags": flags, "positional": positional, "argparse": argparse_kwargs}
+    its place (``load toucan``). A ``section`` title starts a group of flags in ``--help`` that
+    runs to the next field with one (``train``'s LoRA, batching, ... options). Extra kwargs go to
+    argparse."""
+    meta = {
+        "help": help,
+        "flags": flags,
+        "positional": positional,
+        "section": section,
+        "argparse": argparse_kwargs,
+    }
     if isinstance(default, (list, dict, set)):
         value = default
         return dataclasses.field(default_factory=lambda: type(value)(value), metadata=meta)
@@ -57,12 +66,17 @@ def add_arguments(
     """One flag per field with ``help`` metadata. An output field (:data:`OUTPUT_FIELDS`) is
     ``--output`` with ``--out`` as an alias; a flag the parser already has is left to its owner
     (``generate --load-dataset toucan`` adds the load flags beside generate's own ``--output``),
-    and so are the positional fields where ``positionals`` is false."""
+    and so are the positional fields where ``positionals`` is false. A field's ``section`` opens
+    a titled argument group holding it and the fields after it; added to a group (``also``),
+    they stay in that one, as argparse does not nest groups."""
     hints = typing.get_type_hints(cls)
     taken = parser._option_string_actions  # an ArgumentParser's or an argument group's
+    where = parser
     for f in dataclasses.fields(cls):
         if "help" not in f.metadata:
             continue
+        if f.metadata.get("section") and isinstance(parser, argparse.ArgumentParser):
+            where = parser.add_argument_group(f.metadata["section"])
         positional = f.metadata.get("positional", False)
         if positional:
             if not positionals:
@@ -91,11 +105,11 @@ def add_arguments(
         elif tp in (int, float, str):
             kwargs.setdefault("type", tp)
         if positional:  # its value is what the command line holds there: no default
-            parser.add_argument(*flags, help=help_text, **kwargs)
+            where.add_argument(*flags, help=help_text, **kwargs)
             continue
         if default not in (None, "", [], False):
             help_text += f" (default: {default})"
-        parser.add_argument(*flags, dest=f.name, default=default, help=help_text, **kwargs)
+        where.add_argument(*flags, dest=f.name, default=default, help=help_text, **kwargs)
 
 
 def from_args(cls: type[T], ns: argparse.Namespace) -> T:
