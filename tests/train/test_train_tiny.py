@@ -119,7 +119,8 @@ def test_copy_warmup_is_deterministic_and_stops_at_its_limits(base_tokenizer):
     assert 0.0 <= a.copy_accuracy < 0.95  # 30 steps are far too few to copy
     assert not torch.equal(wa, run(max_steps=0)[1])  # the drills changed the weights
     timed, _ = run(max_steps=10_000, max_seconds=0.5)
-    assert 0 < timed.steps < 10_000 and timed.seconds < 5
+    # stopped by the clock, not the step limit (no upper bound on seconds: a loaded CPU is slow)
+    assert 0 < timed.steps < 10_000 and timed.seconds >= 0.5
 
 
 def test_copy_warmup_then_drills_on_small_alphabets(base_tokenizer):
