@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 import torch
@@ -106,3 +107,32 @@ def test_a_seed_gives_one_model(records_file, tmp_path, tiny_flags):
     (a, sa), (b, sb) = run("a"), run("b")
     assert sa["loss_curve"] == sb["loss_curve"]
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_time_budget_lr_follows_the_clock_and_is_what_the_scheduler_reports(monkeypatch):
+    from transformers import TrainerControl, TrainerState
+
+    from ajtrain.train import trainer as trainer_mod
+
+    now = [100.0]
+    monkeypatch.setattr(trainer_mod.time, "monotonic", lambda: now[0])
+    param = torch.nn.Parameter(torch.zeros(2))
+    opt = torch.optim.AdamW([param], lr=1e-3)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda _: 1.0)  # TRL's "constant"
+    cb = trainer_mod._time_budget_callback(100.0, 1e-3, warmup=0.1)
+    state, control = TrainerState(), TrainerControl()
+    cb.on_train_begin(None, state, control)
+    lrs = []
+    for t in (5.0, 50.0, 90.0):  # warm-up, half-way (cosine 0.5), near the end
+        now[0] = 100.0 + t
+        opt.step()
+        sched.step()  # the Trainer steps its scheduler before on_step_end
+        cb.on_step_end(None, state, control, optimizer=opt, lr_scheduler=sched)
+        assert opt.param_groups[0]["lr"] == pytest.approx(sched.get_last_lr()[0])
+        lrs.append(opt.param_groups[0]["lr"])
+    assert lrs == pytest.approx([5e-4, 5e-4, 1e-3 * 0.5 * (1 + math.cos(math.pi * 0.9))])
+    sched.step()  # the next step's scheduler call keeps the clock's LR
+    assert opt.param_groups[0]["lr"] == pytest.approx(lrs[-1])
+    now[0] = 201.0
+    cb.on_step_end(None, state, control, optimizer=opt, lr_scheduler=sched)
+    assert control.should_training_stop and control.should_save

@@ -231,7 +231,7 @@ def _time_budget_callback(budget_s: float, peak_lr: float, warmup: float) -> Any
         def on_train_begin(self, args, state, control, **kw):
             self.t0 = time.monotonic()
 
-        def on_step_end(self, args, state, control, optimizer=None, **kw):
+        def on_step_end(self, args, state, control, optimizer=None, lr_scheduler=None, **kw):
             frac = (time.monotonic() - self.t0) / budget_s
             if frac >= 1:
                 control.should_training_stop = True
@@ -239,8 +239,12 @@ def _time_budget_callback(budget_s: float, peak_lr: float, warmup: float) -> Any
                 control.should_evaluate = True
             elif optimizer is not None:
                 scale = frac / warmup if frac < warmup else 0.5 * (1 + math.cos(math.pi * frac))
+                lr = peak_lr * max(scale, 0.02)
                 for group in optimizer.param_groups:
-                    group["lr"] = peak_lr * max(scale, 0.02)
+                    group["lr"] = lr
+                if lr_scheduler is not None:  # the constant schedule would log (and reset) its own
+                    lr_scheduler.base_lrs = [lr] * len(optimizer.param_groups)
+                    lr_scheduler._last_lr = [lr] * len(optimizer.param_groups)
 
     return TimeBudget()
 
