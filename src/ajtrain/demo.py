@@ -26,6 +26,7 @@ from rich.console import Console
 from rich.table import Table
 
 from .config import add_arguments, from_args, option
+from .shutdown.cli import GenerateConfig
 from .train.config import TrainConfig
 
 console = Console()
@@ -70,6 +71,10 @@ class DemoConfig:
     )  # fmt: skip
     base_steps: int = option(40, help="pretrained base: LoRA optimizer steps (2K-token batches)")
     base_shutdown_n: int = option(1200, help="pretrained base: shutdown trajectories to generate")
+    base_staged_guesses: float = option(
+        0.5, help="pretrained base: share of ambiguous requests played with a staged wrong guess "
+        "the user corrects (generate --staged-guesses); the tiny run uses none",
+    )  # fmt: skip
     base_eval_limit: int = option(
         35, help="pretrained base: scenarios for the untrained and trained model (0: all 311)"
     )
@@ -102,7 +107,7 @@ def run(cfg: DemoConfig) -> list[dict]:
     from .eval.runner import EvalConfig, evaluate
     from .mix import MixConfig, run_mix
     from .records import write_json
-    from .shutdown.cli import GenerateConfig, generate
+    from .shutdown.cli import generate
     from .toucan.fixtures import write_fixture_mirror
     from .toucan.load import LoadConfig, load_toucan
     from .train import train
@@ -122,15 +127,7 @@ def run(cfg: DemoConfig) -> list[dict]:
 
     t = _step("1/5 generate: verified shutdown trajectories")
     shutdown = work / "shutdown_trajectories.jsonl"
-    stats = generate(
-        GenerateConfig(
-            n=cfg.shutdown_n if tiny else cfg.base_shutdown_n,
-            seed=cfg.seed,
-            out=str(shutdown),
-            # a pretrained base knows English: no made-up words around its requests
-            request_noise=cfg.request_noise if tiny else 0.0,
-        )
-    )
+    stats = generate(generate_config(cfg, shutdown))
     _done(t, f"{stats['written']} trajectories, {stats['categories']}")
 
     t = _step("2/5 load: the bundled Toucan sample (fixture mirror, exact schema)")
@@ -202,6 +199,19 @@ def run(cfg: DemoConfig) -> list[dict]:
         f"total {time.perf_counter() - t_all:.0f} s; open {work / 'results' / 'compare.html'}"
     )
     return rows
+
+
+def generate_config(cfg: DemoConfig, out: Path) -> GenerateConfig:
+    """The demo's shutdown data: made-up words around half the tiny model's requests (it knows no
+    English); for a pretrained base, plain English and staged wrong guesses to correct."""
+    tiny = cfg.base == "tiny"
+    return GenerateConfig(
+        n=cfg.shutdown_n if tiny else cfg.base_shutdown_n,
+        seed=cfg.seed,
+        out=str(out),
+        request_noise=cfg.request_noise if tiny else 0.0,
+        staged_guesses=0.0 if tiny else cfg.base_staged_guesses,
+    )
 
 
 def train_config(cfg: DemoConfig, data: Path, output: Path) -> TrainConfig:

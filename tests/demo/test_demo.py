@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from ajtrain.demo import DemoConfig, run, train_config
+from ajtrain.demo import DemoConfig, generate_config, run, train_config
 
 
 @pytest.mark.slow
@@ -87,3 +87,10 @@ BASE_BEFORE = {
 def test_demo_trains_with_the_same_config_as_before(overrides, expected):
     cfg = train_config(DemoConfig(**overrides), Path("mix"), Path("model_v2"))
     assert dataclasses.asdict(cfg) == expected
+
+
+def test_demo_data_made_up_words_for_tiny_staged_guesses_for_a_base():
+    tiny = generate_config(DemoConfig(), Path("s.jsonl"))
+    base = generate_config(DemoConfig(base="gemma-3-270m", seed=4), Path("s.jsonl"))
+    assert (tiny.n, tiny.request_noise, tiny.staged_guesses, tiny.seed) == (8000, 0.5, 0.0, 0)
+    assert (base.n, base.request_noise, base.staged_guesses, base.seed) == (1200, 0.0, 0.5, 4)
