@@ -29,3 +29,18 @@ def test_a_cap_on_episodes_in_flight_changes_no_episode():
     assert free.widest == 40 and capped.widest == 5
     assert [r.episode.messages for r in five] == [r.episode.messages for r in all_at_once]
     assert sorted(capped.released) == sorted(free.released) and len(capped.released) == 40
+
+
+def test_the_log_counts_only_finished_episodes_as_done(monkeypatch):
+    import io
+
+    from rich.console import Console
+
+    from ajtrain.eval import runner
+
+    log = io.StringIO()
+    monkeypatch.setattr(runner, "err", Console(file=log, force_terminal=False, width=200))
+    run_episodes(build_benchmark()[:12], Counting("oracle"), progress=True, max_in_flight=4)
+    done = [int(line.split()[3].split("/")[0]) for line in log.getvalue().splitlines()
+            if line.startswith("eval: round")]  # fmt: skip
+    assert done[0] == 0 and done[-1] == 12 and done == sorted(done)  # 8 waiting are not done

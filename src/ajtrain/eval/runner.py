@@ -186,7 +186,7 @@ def run_episodes(
             waiting = waiting[cap - len(still) :]
             rounds += 1
             if progress and not err.is_terminal:  # the bar is hidden off a terminal: log lines
-                err.print(f"eval: round {rounds}: {len(runs) - len(active)}/{len(runs)} episodes "
+                err.print(f"eval: round {rounds}: {len(runs) - len(active) - len(waiting)}/{len(runs)} episodes "
                           f"done, {time.perf_counter() - t0:.0f} s", markup=False, highlight=False)  # fmt: skip
     return runs
 
