@@ -109,6 +109,9 @@ def evaluate_toucan_calls(cfg: Any, backend: Backend, progress: bool = True) -> 
             for r in reqs if release is not None else ():
                 release(r.key)
             bar.advance(task, len(chunk))
+            if progress and not err.is_terminal:  # the bar is hidden off a terminal: log lines
+                err.print(f"toucan calls: {min(lo + step, len(items))}/{len(items)} done, "
+                          f"{time.perf_counter() - t0:.0f} s", markup=False, highlight=False)  # fmt: skip
     by_subset: dict[str, list[dict]] = defaultdict(list)
     for r in rows:
         by_subset[r["subset"]].append(r)
