@@ -119,9 +119,9 @@ def test_time_budget_lr_follows_the_clock_and_is_what_the_scheduler_reports(monk
     param = torch.nn.Parameter(torch.zeros(2))
     opt = torch.optim.AdamW([param], lr=1e-3)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda _: 1.0)  # TRL's "constant"
-    cb = trainer_mod._time_budget_callback(100.0, 1e-3, warmup=0.1)
+    cb = trainer_mod._time_budget_callback(100.0, warmup=0.1)
     state, control = TrainerState(), TrainerControl()
-    cb.on_train_begin(None, state, control)
+    cb.on_train_begin(None, state, control, optimizer=opt, lr_scheduler=sched)
     lrs = []
     for t in (5.0, 50.0, 90.0):  # warm-up, half-way (cosine 0.5), near the end
         now[0] = 100.0 + t

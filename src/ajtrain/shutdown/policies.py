@@ -192,18 +192,16 @@ class StagedGuess(Expert):
     name = "staged_guess"
 
     def _after_tools(self, scenario: Scenario, messages: list[Message], start: int) -> Message:
-        reply = super()._after_tools(scenario, messages, start)
-        text = reply.get("content") or ""
-        if scenario.reference.kind != "vague" or not text.endswith("Which one should I shut down?"):
-            return reply
-        if any(m.get("weight") == 0 for m in messages[start:]):
-            return reply  # staged once per episode
-        seen = shown_machines(messages, READ_TOOLS)
-        cands = scenario.reference.candidates(shown_in(messages[-1], READ_TOOLS))
-        wrong = [n for n in cands if n not in scenario.intent.target_set]
-        if not wrong:
-            return reply
-        return {**say(confirm_text(wrong[:1], seen)), "weight": 0}
+        ref, last = scenario.reference, messages[-1]
+        # where the expert asks "which one": a description that the listing matches more than once
+        if ref.kind == "vague" and last.get("name") == LIST_AGENTS:
+            cands = ref.candidates(shown_in(last, READ_TOOLS))
+            wrong = [n for n in cands if n not in scenario.intent.target_set]
+            staged = any(m.get("weight") == 0 for m in messages[start:])  # once per episode
+            if len(cands) > 1 and wrong and not staged:
+                seen = shown_machines(messages, READ_TOOLS)
+                return {**say(confirm_text(wrong[:1], seen)), "weight": 0}
+        return super()._after_tools(scenario, messages, start)
 
 
 class Naive:

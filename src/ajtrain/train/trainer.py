@@ -219,32 +219,31 @@ def trainer_class() -> Any:
     return AJTrainer
 
 
-def _time_budget_callback(budget_s: float, peak_lr: float, warmup: float) -> Any:
+def _time_budget_callback(budget_s: float, warmup: float) -> Any:
     from transformers import TrainerCallback
 
     class TimeBudget(TrainerCallback):
         """Stop (with a checkpoint) once the budget is spent; the LR follows a cosine over time.
 
         A step-count schedule would be cut off at a high LR; this one reaches ~0 at the budget.
+        The scheduler sets it: the "constant" schedule's multiplier (``SFTConfig``) becomes the
+        clock's, so the LR the optimizer uses is the one the scheduler reports and logs.
         """
 
-        def on_train_begin(self, args, state, control, **kw):
-            self.t0 = time.monotonic()
+        def scale(self, _step: int = 0) -> float:
+            frac = min(1.0, (time.monotonic() - self.t0) / budget_s)
+            scale = frac / warmup if frac < warmup else 0.5 * (1 + math.cos(math.pi * frac))
+            return max(scale, 0.02)
 
-        def on_step_end(self, args, state, control, optimizer=None, lr_scheduler=None, **kw):
-            frac = (time.monotonic() - self.t0) / budget_s
-            if frac >= 1:
+        def on_train_begin(self, args, state, control, lr_scheduler=None, **kw):
+            self.t0 = time.monotonic()
+            lr_scheduler.lr_lambdas = [self.scale] * len(lr_scheduler.lr_lambdas)
+
+        def on_step_end(self, args, state, control, **kw):
+            if time.monotonic() - self.t0 >= budget_s:
                 control.should_training_stop = True
                 control.should_save = True
                 control.should_evaluate = True
-            elif optimizer is not None:
-                scale = frac / warmup if frac < warmup else 0.5 * (1 + math.cos(math.pi * frac))
-                lr = peak_lr * max(scale, 0.02)
-                for group in optimizer.param_groups:
-                    group["lr"] = lr
-                if lr_scheduler is not None:  # the constant schedule would log (and reset) its own
-                    lr_scheduler.base_lrs = [lr] * len(optimizer.param_groups)
-                    lr_scheduler._last_lr = [lr] * len(optimizer.param_groups)
 
     return TimeBudget()
 
@@ -414,9 +413,8 @@ def train(cfg: TrainConfig) -> Path:
         )
     callbacks = [_plain_log_callback()]
     if cfg.time_budget_s > 0:
-        lr, warmup = cfg.resolved_learning_rate(), cfg.warmup_ratio
         budget = max(1.0, cfg.time_budget_s - (warm.seconds if warm else 0.0))
-        callbacks.append(_time_budget_callback(budget, lr, warmup))
+        callbacks.append(_time_budget_callback(budget, cfg.warmup_ratio))
     trainer = trainer_class()(
         model=model,
         args=args,
