@@ -4,9 +4,10 @@
         [--batch-tokens 1024] [--max-length 1024] [--threads 2] [--repeat 1]
 
 default: LoRA adapters (PEFT), logits only where a label is (``labelled_loss``), micro-batches
-grouped by length — what ``ajtrain train --base-model B --lora`` does.
+grouped by length, ``--precision auto`` (bf16 autocast on a frozen bf16 base where the CPU has
+native bf16, else fp32) — what ``ajtrain train --base-model B --lora`` does.
 naive: full fine-tuning, logits over the whole vocabulary at every position (the model's own
-loss), shuffled micro-batches padded to the longest.
+loss), shuffled micro-batches padded to the longest, fp32.
 
 Both train on the same generated shutdown trajectories, rendered with the base's template, for
 ``--steps`` measured optimizer steps after one warm-up step; throughput counts real (non-pad)
@@ -47,7 +48,7 @@ def one(mode: str, base: str, steps: int, batch_tokens: int, max_length: int, th
     from ajtrain.train.bases import prepare_tokenizer, resolve_base
     from ajtrain.train.batching import PaddedCollator, fixed_batches, group_by_length
     from ajtrain.train.config import TrainConfig
-    from ajtrain.train.trainer import _model, labelled_loss
+    from ajtrain.train.trainer import _model, _precision, labelled_loss
 
     torch.set_num_threads(threads)
     torch.manual_seed(0)
@@ -60,7 +61,10 @@ def one(mode: str, base: str, steps: int, batch_tokens: int, max_length: int, th
     else:
         batches = fixed_batches(examples, max(1, batch_tokens // max_length), seed=0)
     collate = PaddedCollator(tok.pad_token_id)
-    model = _model(TrainConfig(data="-", base_model=path, lora=mode == "default"), tok)
+    cfg = TrainConfig(data="-", base_model=path, lora=mode == "default")
+    precision = _precision(cfg) if mode == "default" else "fp32"
+    autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16")
+    model = _model(cfg, tok)
     model.config.use_cache = False
     model.train()
     params = [p for p in model.parameters() if p.requires_grad]
@@ -69,10 +73,11 @@ def one(mode: str, base: str, steps: int, batch_tokens: int, max_length: int, th
     for i, item in enumerate(batches[: steps + 1]):
         batch = collate([item])
         t0 = time.perf_counter()
-        if mode == "default":
-            loss, _ = labelled_loss(model, batch)
-        else:
-            loss = model(**batch).loss  # logits over the whole vocabulary at every position
+        with autocast:
+            if mode == "default":
+                loss, _ = labelled_loss(model, batch)
+            else:
+                loss = model(**batch).loss  # logits over the whole vocabulary at every position
         loss.backward()
         opt.step()
         opt.zero_grad(set_to_none=True)
@@ -82,6 +87,7 @@ def one(mode: str, base: str, steps: int, batch_tokens: int, max_length: int, th
         losses.append(round(float(loss), 4))
     return {
         "mode": mode,
+        "precision": precision,
         "trainable_params": sum(p.numel() for p in params),
         "steps": steps,
         "tokens": tokens,

@@ -136,3 +136,47 @@ def test_time_budget_lr_follows_the_clock_and_is_what_the_scheduler_reports(monk
     now[0] = 201.0
     cb.on_step_end(None, state, control, optimizer=opt, lr_scheduler=sched)
     assert control.should_training_stop and control.should_save
+
+
+def test_under_a_time_budget_the_log_counts_down_the_clock_not_the_step_ceiling(monkeypatch):
+    from transformers import TrainerControl, TrainerState
+
+    from ajtrain.train import trainer as trainer_mod
+
+    now, lines = [0.0], []
+    monkeypatch.setattr(trainer_mod.time, "monotonic", lambda: now[0])
+    monkeypatch.setattr(trainer_mod, "_log", lines.append)
+    state = TrainerState(max_steps=40_000, global_step=10)  # --epochs 100 under a budget
+    for budget, expect in ((600.0, "~540 s left"), (0, "~239940 s left")):
+        cb = trainer_mod._plain_log_callback(budget)
+        now[0] = 0.0
+        cb.on_train_begin(None, state, TrainerControl())
+        now[0] = 60.0
+        cb.on_log(None, state, TrainerControl(), logs={"loss": 1.0})
+        assert lines[-1].endswith(expect), lines[-1]
+
+
+def test_auto_precision_on_a_cpu_is_bf16_only_for_lora_on_a_base_with_native_bf16(
+    monkeypatch, tmp_path
+):
+    from ajtrain.train import trainer as trainer_mod
+
+    native = tmp_path / "native"
+    native.write_text("processor\t: 0\nflags\t\t: fpu sse avx512f avx512_bf16 avx512_vnni\n")
+    emulated = tmp_path / "emulated"
+    emulated.write_text("processor\t: 0\nflags\t\t: fpu sse avx512f avx512_vnni\n")
+    assert trainer_mod.cpu_has_native_bf16(str(native))
+    assert not trainer_mod.cpu_has_native_bf16(str(emulated))
+    assert not trainer_mod.cpu_has_native_bf16(str(tmp_path / "missing"))
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    for has, lora, base, expect in (
+        (True, True, "some/base", "bf16"),
+        (False, True, "some/base", "fp32"),  # emulated bf16 is slower than fp32
+        (True, False, "some/base", "fp32"),  # full fine-tuning keeps fp32 weights
+        (True, False, "tiny", "fp32"),
+    ):
+        monkeypatch.setattr(trainer_mod, "cpu_has_native_bf16", lambda has=has: has)
+        cfg = TrainConfig(data="-", base_model=base, lora=lora)
+        assert trainer_mod._precision(cfg) == expect, (has, lora, base)
+    assert trainer_mod._precision(TrainConfig(data="-", precision="fp32", lora=True)) == "fp32"

@@ -100,7 +100,9 @@ class TrainConfig:
     )  # fmt: skip
     threads: int = option(0, help="torch CPU threads (0: all cores this process may use)")
     precision: str = option(
-        "auto", help="'auto' (bf16 on a GPU that has it, else fp32), 'bf16', 'fp16' or 'fp32'",
+        "auto",
+        help="'auto' (bf16 on a GPU that has it, and for --lora on a CPU with native bf16: "
+        "AVX512-BF16 or AMX; else fp32), 'bf16', 'fp16' or 'fp32'",
         choices=["auto", "bf16", "fp16", "fp32"],
     )  # fmt: skip
     gradient_checkpointing: bool = option(False, help="trade compute for memory on big bases")
