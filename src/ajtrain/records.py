@@ -191,6 +191,13 @@ _UMASK = os.umask(0)
 os.umask(_UMASK)
 
 
+def usual_mode(path: str | os.PathLike) -> None:
+    """Give an output the mode a plain ``open``/``mkdir`` would (umask applied): temporary files
+    and folders (``mkstemp``, ``mkdtemp``, some libraries' writers) are private to the owner, so
+    another user (a serving process) could not read the result."""
+    os.chmod(path, (0o777 if os.path.isdir(path) else 0o666) & ~_UMASK)
+
+
 @contextlib.contextmanager
 def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator[Any]:
     """Open a temporary file beside ``path``; on success it replaces ``path`` in one rename.
@@ -209,7 +216,7 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator[Any]:
         blocking = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
         why = f"{blocking} is a file, not a folder" if blocking else e.strerror
         raise OSError(e.errno, f"cannot write it ({why})", str(path)) from None
-    os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; an output file gets the usual mode
+    usual_mode(tmp)
     try:
         with os.fdopen(fd, mode) as fh:
             yield fh

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 
 import pytest
@@ -49,6 +50,11 @@ def test_tiny_model_trains_and_output_loads(records_file, tmp_path, cfg, make_sh
     assert summary["final_val_loss"] < summary["loss_curve"]["val_loss"][0]
     assert summary["tokens_seen"] > 0 and len(summary["data"]["manifest_hash"]) == 64
     assert (out / "loss_curve.png").stat().st_size > 1000
+    umask = os.umask(0)
+    os.umask(umask)
+    for path in out.iterdir():  # readable as any output (transformers writes weights 0600)
+        want = (0o777 if path.is_dir() else 0o666) & ~umask
+        assert path.stat().st_mode & 0o777 == want, path.name
 
     tok = AutoTokenizer.from_pretrained(out)
     model = AutoModelForCausalLM.from_pretrained(out)

@@ -29,6 +29,8 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+from ..records import usual_mode
+
 # What a mix writes; an existing output directory holding anything else is not replaced.
 OUTPUTS = ("train.jsonl", "val.jsonl", "manifest.json", "composition.png")
 _RENAME_EXCHANGE = 2  # linux/fs.h
@@ -73,7 +75,7 @@ def staged(out: Path) -> Iterator[Path]:
         parent.mkdir(parents=True, exist_ok=True)
         _remove_stale(out)
         tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.mix-{os.getpid()}-", dir=parent))
-        tmp.chmod(0o777 & ~_umask())  # mkdtemp makes 0700; the output gets the usual mode
+        usual_mode(tmp)
     except OSError as e:
         where = e.filename if e.filename else parent
         raise ValueError(
@@ -164,12 +166,6 @@ def _fsync_path(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 @contextlib.contextmanager

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ..records import write_json
+from ..records import usual_mode, write_json
 from .batching import PackedCollator, PaddedCollator, fixed_batches, group_by_length, pack
 from .config import TrainConfig
 from .data import BOUNDARY_CHECKS, IGNORE, TokenStats, load_dataset, tokenize
@@ -494,6 +494,7 @@ def _save_model(trainer: Any, tokenizer: Any, out: Path, cfg: TrainConfig) -> No
     if main:
         for path in stage.iterdir():
             if path.name != "training_args.bin":
+                usual_mode(path)  # transformers writes the weights 0600
                 os.replace(path, out / path.name)
         shutil.rmtree(stage)
         write_json(out / "ajtrain_train_config.json", vars(cfg))
