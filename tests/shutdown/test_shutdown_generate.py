@@ -10,7 +10,7 @@ from ajtrain.fleet import example_fleet_path, load_fleet
 from ajtrain.records import read_records
 from ajtrain.shutdown import CANONICAL_COUNTS, CATEGORIES, check_record
 from ajtrain.shutdown.cli import GenerateConfig, generate
-from ajtrain.transcript import call_args, calls_in
+from ajtrain.transcript import call_args, calls_in, mentioned_names
 
 REPO = Path(__file__).resolve().parents[2]
 REPO_FLEET = example_fleet_path()
@@ -152,6 +152,34 @@ def test_staged_guesses_are_corrected_then_the_named_machine_is_confirmed(tmp_pa
         assert stopped == targets
     with pytest.raises(ValueError, match="--staged-guesses 2"):
         _write(tmp_path, n=5, staged_guesses=2)
+
+
+def test_staged_bulk_sets_are_corrected_then_the_users_list_is_confirmed(tmp_path):
+    _, _, guessed = _write(tmp_path, n=140, seed=7, staged_guesses=0.5)
+    _, stats, drilled = _write(tmp_path, n=140, seed=7, staged_guesses=0.5, staged_bulk=0.5)
+    staged = [r for r in drilled
+              if r["category"] == "bulk_confirmation"
+              and any(m.get("weight") == 0 for m in r["messages"])]  # fmt: skip
+    bulk = sum(r["category"] == "bulk_confirmation" for r in drilled)
+    assert 0 < len(staged) < bulk and stats["staged_bulk"] == 0.5
+    for a, b in zip(guessed, drilled, strict=True):
+        if b not in staged:  # the ambiguous requests' staged guesses do not move
+            assert a == b
+            continue
+        assert check_record(b).ok
+        msgs = b["messages"]
+        i = next(i for i, m in enumerate(msgs) if m.get("weight") == 0)
+        targets = b["meta"]["scenario"]["intent"]["targets"]
+        fleet = [m["name"] for m in b["meta"]["scenario"]["fleet"]]
+        named = lambda m, fleet=fleet: set(mentioned_names(m["content"], fleet))  # noqa: E731
+        assert msgs[i]["content"].endswith("Please confirm.")
+        assert set() < named(msgs[i]) < set(targets)  # a part of the set
+        correction, after = msgs[i + 1], msgs[i + 2]
+        assert correction["role"] == "user" and named(correction) == set(targets)
+        assert after.get("weight", 1) == 1 and named(after) == set(targets)
+        assert set(_stops(b)) == set(targets)
+    with pytest.raises(ValueError, match="--staged-bulk -1"):
+        _write(tmp_path, n=5, staged_bulk=-1)
 
 
 def test_users_own_fleet(tmp_path):

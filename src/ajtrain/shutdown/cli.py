@@ -41,6 +41,12 @@ class GenerateConfig:
         "corrects it and the expert confirms the named machine; teaches that a correction is not "
         "a yes. 0 leaves the data unchanged",
     )  # fmt: skip
+    staged_bulk: float = option(
+        0.0, help="share of bulk requests (0-1) played with a staged wrong set: the agent "
+        "proposes the matching machines but one (a turn of weight 0), the user lists the ones "
+        "meant and the expert confirms that list; teaches to take the user's list over its own "
+        "proposal. 0 leaves the data unchanged",
+    )  # fmt: skip
     out: str = option("data/shutdown_trajectories.jsonl", help="output JSONL file")
     load_dataset: str | None = option(
         None, help="the original guide's form: load an open dataset instead (same as `ajtrain load`)",
@@ -57,8 +63,12 @@ def generate(cfg: GenerateConfig, progress: bool = True) -> dict:
     t0 = time.perf_counter()
     if not 0.0 <= cfg.request_noise <= 1.0:
         raise ValueError(f"--request-noise {cfg.request_noise}: expected a share from 0 to 1")
-    if not 0.0 <= cfg.staged_guesses <= 1.0:
-        raise ValueError(f"--staged-guesses {cfg.staged_guesses}: expected a share from 0 to 1")
+    for flag, share in (
+        ("--staged-guesses", cfg.staged_guesses),
+        ("--staged-bulk", cfg.staged_bulk),
+    ):
+        if not 0.0 <= share <= 1.0:
+            raise ValueError(f"{flag} {share}: expected a share from 0 to 1")
     if cfg.n is not None and cfg.n < 1:
         raise ValueError(f"--n {cfg.n}: expected a number of trajectories of at least 1")
     if cfg.n is None and cfg.fleet is None:
@@ -70,7 +80,9 @@ def generate(cfg: GenerateConfig, progress: bool = True) -> dict:
     total = cfg.n if cfg.n is not None else 20
     counts: Counter[str] = Counter()
     openings: set[str] = set()
-    staged_rng = random.Random(f"staged-{cfg.seed}")  # its own draws: a share of 0 changes nothing
+    # Their own draws: a share of 0 changes nothing, and one share does not move the other's.
+    staged_rng = random.Random(f"staged-{cfg.seed}")
+    bulk_rng = random.Random(f"staged-bulk-{cfg.seed}")
     n_staged = 0
     with atomic_write(cfg.out) as fh, Progress(console=err, disable=not progress) as bar:
         task = bar.add_task("generating", total=total)
@@ -79,6 +91,10 @@ def generate(cfg: GenerateConfig, progress: bool = True) -> dict:
                 cfg.staged_guesses > 0
                 and scenario.category == "ambiguous"
                 and staged_rng.random() < cfg.staged_guesses
+            ) or (
+                cfg.staged_bulk > 0
+                and scenario.category == "bulk_confirmation"
+                and bulk_rng.random() < cfg.staged_bulk
             )
             rec = scenario_to_record(scenario, StagedGuess() if staged else Expert())
             n_staged += staged and any(m.get("weight") == 0 for m in rec["messages"])
@@ -95,6 +111,7 @@ def generate(cfg: GenerateConfig, progress: bool = True) -> dict:
         "fleet": cfg.fleet,
         "request_noise": cfg.request_noise,
         "staged_guesses": cfg.staged_guesses,
+        "staged_bulk": cfg.staged_bulk,
         "staged_guess_trajectories": n_staged,
         "checker": "every trajectory passed",
         "seconds": round(time.perf_counter() - t0, 2),

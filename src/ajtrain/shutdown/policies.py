@@ -182,9 +182,13 @@ class Expert:
 
 
 class StagedGuess(Expert):
-    """The expert, but where it would ask which of several matching machines is meant, it first
-    proposes one the user did not mean, in a turn of ``weight`` 0 (context, never trained on):
-    the user corrects it ("I meant dc7") and the expert confirms the machine the user named.
+    """The expert, but its first answer to the listing is a staged wrong proposal, in a turn of
+    ``weight`` 0 (context, never trained on), that the user corrects:
+
+    - a description that matches several machines: where the expert would ask which one, it
+      proposes one the user did not mean ("I meant dc7"), then confirms the one the user named;
+    - a pattern (bulk) matching several machines: it proposes all of them but the last, the user
+      lists the machines meant, and it confirms that list.
 
     A training drill only, like error recovery's staged wrong stop: it knows the hidden intent
     because it stages the mistake the trained agent must recover from, not a decision it makes."""
@@ -193,14 +197,16 @@ class StagedGuess(Expert):
 
     def _after_tools(self, scenario: Scenario, messages: list[Message], start: int) -> Message:
         ref, last = scenario.reference, messages[-1]
-        # where the expert asks "which one": a description that the listing matches more than once
-        if ref.kind == "vague" and last.get("name") == LIST_AGENTS:
+        staged = any(m.get("weight") == 0 for m in messages[start:])  # once per episode
+        if ref.kind in ("vague", "pattern") and last.get("name") == LIST_AGENTS and not staged:
             cands = ref.candidates(shown_in(last, READ_TOOLS))
-            wrong = [n for n in cands if n not in scenario.intent.target_set]
-            staged = any(m.get("weight") == 0 for m in messages[start:])  # once per episode
-            if len(cands) > 1 and wrong and not staged:
+            if ref.kind == "vague":  # where the expert asks "which one"
+                wrong = [n for n in cands if n not in scenario.intent.target_set][:1]
+            else:
+                wrong = cands[:-1]
+            if len(cands) > 1 and wrong:
                 seen = shown_machines(messages, READ_TOOLS)
-                return {**say(confirm_text(wrong[:1], seen)), "weight": 0}
+                return {**say(confirm_text(wrong, seen)), "weight": 0}
         return super()._after_tools(scenario, messages, start)
 
 
