@@ -22,7 +22,7 @@ def loss_curve(log_history: list[dict]) -> dict[str, list]:
 def write_summary(out: Path, *, cfg: Any, ds: Any, train_stats: Any, val_stats: Any, state: Any,
                   result: Any, final_eval: dict, n_batches: int, train_s: float, total_s: float,
                   resumed_from: str | None, n_params: int, threads: int, world_size: int,
-                  warmup: Any = None) -> dict:  # fmt: skip
+                  precision: str, warmup: Any = None) -> dict:  # fmt: skip
     """Write ``training_summary.json`` and ``loss_curve.png`` into ``out``; return the summary."""
     curve = loss_curve(state.log_history)
     tokens = int(state.num_input_tokens_seen or 0)
@@ -50,6 +50,7 @@ def write_summary(out: Path, *, cfg: Any, ds: Any, train_stats: Any, val_stats: 
         "loss_curve": curve,
         "parameters": n_params,
         "torch_threads": threads,
+        "precision": precision,  # what --precision resolved to
         "world_size": world_size,
         "resumed_from": resumed_from,
         "config": dataclasses.asdict(cfg),

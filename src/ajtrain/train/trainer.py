@@ -374,6 +374,7 @@ def train(cfg: TrainConfig) -> Path:
     ds = load_dataset(cfg.data, cfg.val_fraction, cfg.seed)
     # The arguments set up the process group, which the output clean-up and tokenizer need.
     args = training_args(cfg, out, bool(ds.val))
+    _log(f"precision: {_precision(cfg)} (--precision {cfg.precision})")
     with args.main_process_first(desc="output directory"):
         if args.process_index == 0 and not cfg.resume:
             # A fresh run must not mix with an old run's checkpoints or tokenizer.
@@ -457,7 +458,8 @@ def train(cfg: TrainConfig) -> Path:
             state=trainer.state, result=result, final_eval=final_eval,
             n_batches=n_batches, train_s=train_s, total_s=time.monotonic() - t0,
             resumed_from=resume_from, n_params=sum(p.numel() for p in model.parameters()),
-            threads=torch.get_num_threads(), world_size=trainer.args.world_size, warmup=warm,
+            threads=torch.get_num_threads(), world_size=trainer.args.world_size,
+            precision=_precision(cfg), warmup=warm,
         )  # fmt: skip
     return out
 
