@@ -473,6 +473,25 @@ def _check_usable(cfg: TrainConfig, stats: TokenStats) -> None:
         _log(f"[yellow]skipped {skipped} of {stats.rows} rows[/]: " + "; ".join(stats.examples[:3]))
 
 
+def _merged(model: Any, cfg: TrainConfig) -> Any:
+    """The LoRA adapters merged into the base as it is stored: a base held in bf16 for training
+    (``_model``) is loaded again in its own dtype, so weights training did not touch are written
+    unchanged (not rounded to bf16) and the adapters are added at full precision."""
+    import torch
+    from peft import get_peft_model, get_peft_model_state_dict, set_peft_model_state_dict
+    from transformers import AutoModelForCausalLM
+
+    if model.get_base_model().dtype != torch.bfloat16 or _precision(cfg) != "bf16":
+        return model.merge_and_unload()
+    base = AutoModelForCausalLM.from_pretrained(cfg.base_model, dtype="auto")
+    if base.dtype == torch.bfloat16:  # stored in bf16: nothing to restore
+        return model.merge_and_unload()
+    lora = model.peft_config["default"]
+    fresh = get_peft_model(base, lora, autocast_adapter_dtype=False)
+    set_peft_model_state_dict(fresh, get_peft_model_state_dict(model))
+    return fresh.merge_and_unload()
+
+
 def _save_model(trainer: Any, tokenizer: Any, out: Path, cfg: TrainConfig) -> None:
     """Write weights, config and tokenizer into ``out`` via a staging dir (no half-written model).
 
@@ -489,7 +508,7 @@ def _save_model(trainer: Any, tokenizer: Any, out: Path, cfg: TrainConfig) -> No
     config.use_cache = True  # off for packed training only
     if cfg.lora:
         if main:
-            model.merge_and_unload().save_pretrained(stage, safe_serialization=True)
+            _merged(model, cfg).save_pretrained(stage, safe_serialization=True)
             tokenizer.save_pretrained(stage)
     else:
         trainer.save_model(str(stage))
