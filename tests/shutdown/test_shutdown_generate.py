@@ -162,6 +162,7 @@ def test_staged_bulk_sets_are_corrected_then_the_users_list_is_confirmed(tmp_pat
               and any(m.get("weight") == 0 for m in r["messages"])]  # fmt: skip
     bulk = sum(r["category"] == "bulk_confirmation" for r in drilled)
     assert 0 < len(staged) < bulk and stats["staged_bulk"] == 0.5
+    kinds: Counter[str] = Counter()
     for a, b in zip(guessed, drilled, strict=True):
         if b not in staged:  # the ambiguous requests' staged guesses do not move
             assert a == b
@@ -173,11 +174,20 @@ def test_staged_bulk_sets_are_corrected_then_the_users_list_is_confirmed(tmp_pat
         fleet = [m["name"] for m in b["meta"]["scenario"]["fleet"]]
         named = lambda m, fleet=fleet: set(mentioned_names(m["content"], fleet))  # noqa: E731
         assert msgs[i]["content"].endswith("Please confirm.")
-        assert set() < named(msgs[i]) < set(targets)  # a part of the set
+        proposed = named(msgs[i])
+        if proposed <= set(targets):
+            kinds["part"] += 1
+            assert set() < proposed < set(targets)  # a member left out
+        else:
+            kinds["extra"] += 1  # the set plus one machine outside it, sharing the pattern's stem
+            (extra,) = proposed - set(targets)
+            stem = b["meta"]["scenario"]["reference"]["pattern"].split("*")[0].rstrip("-_.")
+            assert proposed - {extra} == set(targets) and extra.startswith(stem)
         correction, after = msgs[i + 1], msgs[i + 2]
         assert correction["role"] == "user" and named(correction) == set(targets)
         assert after.get("weight", 1) == 1 and named(after) == set(targets)
         assert set(_stops(b)) == set(targets)
+    assert kinds["part"] and kinds["extra"], kinds  # both mistakes are drilled
     with pytest.raises(ValueError, match="--staged-bulk -1"):
         _write(tmp_path, n=5, staged_bulk=-1)
 

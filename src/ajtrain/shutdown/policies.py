@@ -10,6 +10,7 @@ the next assistant message.
 from __future__ import annotations
 
 import difflib
+import zlib
 from collections.abc import Callable
 
 from ..fleet import GET_AGENT, LIST_AGENTS, READ_TOOLS, SHUTDOWN_AGENT, START_AGENT
@@ -187,8 +188,11 @@ class StagedGuess(Expert):
 
     - a description that matches several machines: where the expert would ask which one, it
       proposes one the user did not mean ("I meant dc7"), then confirms the one the user named;
-    - a pattern (bulk) matching several machines: it proposes all of them but the last, the user
-      lists the machines meant, and it confirms that list.
+    - a pattern (bulk) matching several machines: it proposes all of them but the last, or, in
+      about half the episodes (by a hash of the scenario's id) where the listing shows one, all of them plus
+      a machine outside the set (a look-alike such as ``web01`` or ``webx-01`` for ``web-*``, or
+      the machine the user excepted); the user lists the machines meant, and it confirms that
+      list. Both mistakes are the ones trained models make: a member left out, an extra kept.
 
     A training drill only, like error recovery's staged wrong stop: it knows the hidden intent
     because it stages the mistake the trained agent must recover from, not a decision it makes."""
@@ -203,11 +207,24 @@ class StagedGuess(Expert):
             if ref.kind == "vague":  # where the expert asks "which one"
                 wrong = [n for n in cands if n not in scenario.intent.target_set][:1]
             else:
-                wrong = cands[:-1]
+                wrong = _staged_set(
+                    scenario, [m["name"] for m in shown_in(last, READ_TOOLS)], cands
+                )
             if len(cands) > 1 and wrong:
                 seen = shown_machines(messages, READ_TOOLS)
                 return {**say(confirm_text(wrong, seen)), "weight": 0}
         return super()._after_tools(scenario, messages, start)
+
+
+def _staged_set(scenario: Scenario, shown: list[str], cands: list[str]) -> list[str]:
+    """A staged wrong set for a pattern: the matches but the last, or the matches plus one shown
+    machine outside the set that shares the pattern's stem (``web-*``: ``web01``, ``webx-01``, an
+    excepted ``web-03``), in listing order."""
+    stem = scenario.reference.pattern.split("*")[0].rstrip("-_.")
+    extra = [n for n in shown if n not in cands and n.startswith(stem)]
+    if extra and zlib.crc32(scenario.id.encode()) % 2 == 0:
+        return [n for n in shown if n in cands or n == extra[0]]
+    return cands[:-1]
 
 
 class Naive:
