@@ -20,6 +20,7 @@ import orjson
 
 from ..records import Message
 from ..transcript import load_args, tool_call
+from .kv_reuse import sliding_window
 from .parsing import Parsed, parse_hermes, parse_openai
 
 
@@ -193,7 +194,10 @@ class HFBackend:
         import torch
 
         keep = min(len(os.path.commonprefix(prompts)), min(map(len, prompts)) - 1)
-        if not self.shared_prefix or len(prompts) < 2 or keep < 16:
+        # a sliding-window layer would count the middle holes as part of its window (kv_reuse
+        # builds exact masks; generate does not): plain left padding, whose holes come first
+        sliding = sliding_window(self.model) is not None
+        if not self.shared_prefix or len(prompts) < 2 or keep < 16 or sliding:
             batch = self.tok.pad({"input_ids": prompts}, padding=True, return_tensors="pt")
             return {k: v.to(self._device) for k, v in batch.items()}
         width = keep + max(len(p) - keep for p in prompts)

@@ -8,8 +8,9 @@ with the attention mask's holes keeping each row's positions its own.
 
 The reuse is exact where the tokens are: the cache is kept for the longest common prefix of the
 tokens it holds and the new prompt's tokens (a re-rendered reply that tokenizes differently from
-what was generated keeps the cache up to that point). One approximation, shared with any
-left-padded batch: a sliding-window layer's window counts the holes (see
+what was generated keeps the cache up to that point). A model with sliding-window layers
+(Gemma 3: 512 tokens) gets its attention masks built here, by position rather than by column, so
+a row's window never counts the batch's holes: a row sees what it would see alone (see
 docs/TRAINING_ARCHITECTURE.md, "Evaluating a model directory").
 """
 
@@ -86,8 +87,11 @@ class EpisodeCaches:
         import torch
 
         ids = prompts[fresh[0]][:keep]
+        # a full cache: the model's own would crop sliding-window layers to their window
+        kw = "cache" if int(self.b._tf_version.split(".")[0]) >= 5 else "past_key_values"
         with torch.no_grad():
-            out = self.b.model(torch.tensor([ids], device=self.b._device), use_cache=True)
+            out = self.b.model(torch.tensor([ids], device=self.b._device), use_cache=True,
+                               **{kw: _growing_cache()})  # fmt: skip
         cache = getattr(out, "cache", None) or out.past_key_values  # renamed in transformers 5
         shared = _Past(ids, [(layer.keys[0], layer.values[0]) for layer in cache.layers])
         self.b.prefilled_tokens += keep
@@ -193,6 +197,7 @@ def _decode(b: Any, ids: Any, mask: Any, cache: Any, width_c: int, seed: int) ->
 
     rows = ids.shape[0]
     kw = "cache" if int(b._tf_version.split(".")[0]) >= 5 else "past_key_values"
+    window = sliding_window(b.model)
     gen = torch.Generator().manual_seed(seed) if b.temperature > 0 else None
     eos = torch.tensor(b.eos_ids)
     alive = list(range(rows))  # batch position → row
@@ -204,10 +209,14 @@ def _decode(b: Any, ids: Any, mask: Any, cache: Any, width_c: int, seed: int) ->
     feed = ids[:, width_c:]
     mask = mask.clone()
     step_pos = position_ids
+    kpos = (mask.cumsum(-1) - 1).clamp(min=0)  # each column's position in its own row
     with torch.no_grad():
         for step in range(b.max_new_tokens):
+            attention = mask
+            if window is not None:
+                attention = _exact_masks(b.model, mask, kpos, step_pos, window)
             logits = b.model(
-                input_ids=feed.to(b._device), attention_mask=mask.to(b._device),
+                input_ids=feed.to(b._device), attention_mask=_on(attention, b._device),
                 position_ids=step_pos.to(b._device), use_cache=True, logits_to_keep=1,
                 **{kw: cache},
             ).logits[:, -1].float().cpu()  # fmt: skip
@@ -233,11 +242,50 @@ def _decode(b: Any, ids: Any, mask: Any, cache: Any, width_c: int, seed: int) ->
             if len(keep) < len(alive):
                 idx = torch.tensor(keep)
                 cache.batch_select_indices(idx.to(b._device))
-                mask, nxt = mask[idx], nxt[idx]
+                mask, nxt, kpos = mask[idx], nxt[idx], kpos[idx]
                 alive = [alive[j] for j in keep]
             for r in alive:
                 pos[r] += 1
             mask = torch.cat([mask, torch.ones((len(alive), 1), dtype=mask.dtype)], dim=1)
             feed = nxt[:, None]
             step_pos = torch.tensor([[pos[r]] for r in alive])
+            kpos = torch.cat([kpos, step_pos], dim=1)
     return out
+
+
+def sliding_window(model: Any) -> int | None:
+    """The window of a model with sliding-window layers (``layer_types``), else None: a model
+    with full attention only is exact with the plain 2-D mask, its holes masked out."""
+    cfg = getattr(model, "config", None)
+    types = getattr(cfg, "layer_types", None) or ()
+    window = getattr(cfg, "sliding_window", None)
+    return int(window) if window and "sliding_attention" in types else None
+
+
+def _exact_masks(model: Any, mask: Any, kpos: Any, qpos: Any, window: int) -> dict:
+    """Per-layer-type 4-D masks, ``(rows, 1, queries, columns)``, for the last ``qpos.shape[1]``
+    columns of a left-padded batch: a query sees the real columns at or before its position,
+    and a sliding layer only those less than ``window`` positions back, counted in the row's
+    own positions, so the holes between a row's cache and its new tokens take no room in the
+    window. A hole's query sees itself only (a row of nothing would give NaN)."""
+    import torch
+
+    n_q, width = qpos.shape[1], mask.shape[1]
+    q = qpos[:, :, None]
+    k = kpos[:, None, :]
+    causal = mask.bool()[:, None, :] & (k <= q)
+    own = torch.zeros((n_q, width), dtype=torch.bool)
+    own[torch.arange(n_q), torch.arange(width - n_q, width)] = True
+    full = causal | own
+    sliding = (causal & (q - k < window)) | own
+    if getattr(model.config, "_attn_implementation", "sdpa") == "sdpa":
+        return {"full_attention": full[:, None], "sliding_attention": sliding[:, None]}
+    lowest = torch.finfo(model.dtype).min  # eager and others add the mask to the scores
+    return {name: torch.zeros(m.shape, dtype=model.dtype).masked_fill(~m, lowest)[:, None]
+            for name, m in (("full_attention", full), ("sliding_attention", sliding))}  # fmt: skip
+
+
+def _on(attention: Any, device: Any) -> Any:
+    if isinstance(attention, dict):
+        return {name: m.to(device) for name, m in attention.items()}
+    return attention.to(device)
