@@ -49,7 +49,7 @@ def _turns(backend: HFBackend, n: int) -> list[list[str]]:
     msgs = [[sys_msg, {"role": "user", "content": f"Is dc-0{i} up? " * (1 + 3 * i)}]
             for i in range(n)]  # fmt: skip
     raws: list[list[str]] = [[] for _ in range(n)]
-    for turn in range(2):
+    for _ in range(2):
         reqs = [Request(f"e{i}", m, tool_schemas()) for i, m in enumerate(msgs)]
         for i, parsed in enumerate(backend.complete(reqs)):
             raws[i].append(parsed.raw)
