@@ -229,3 +229,18 @@ def test_task_file_matches_the_code():
 
     path = REPO / "tasks" / "shutdown_target_selection.json"
     assert json.loads(path.read_text()) == json.loads(json.dumps(task_description()))
+
+
+def test_only_the_categories_asked_for(tmp_path):
+    _, stats, rows = _write(tmp_path, n=30, seed=3, categories="bulk_confirmation, ambiguous")
+    assert stats["written"] == len(rows) == 30
+    assert stats["only_categories"] == ["ambiguous", "bulk_confirmation"]
+    # the two share the 30 in their usual proportions (0.22 : 0.14)
+    assert stats["categories"] == {"ambiguous": 18, "bulk_confirmation": 12}
+    assert all(check_record(r).ok for r in rows)
+    _, canon, _ = _write(tmp_path, categories="bulk_confirmation")  # the canonical 20's bulk 3
+    assert canon["categories"] == {"bulk_confirmation": CANONICAL_COUNTS["bulk_confirmation"]}
+    _, every, _ = _write(tmp_path, n=30, seed=3)
+    assert every["only_categories"] is None and len(every["categories"]) == len(CATEGORIES)
+    with pytest.raises(ValueError, match="--categories bulk: unknown bulk; choose from explicit"):
+        _write(tmp_path, n=5, categories="bulk")

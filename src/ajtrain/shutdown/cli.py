@@ -47,6 +47,10 @@ class GenerateConfig:
         "meant and the expert confirms that list; teaches to take the user's list over its own "
         "proposal. 0 leaves the data unchanged",
     )  # fmt: skip
+    categories: str | None = option(
+        None, help="only these categories, comma-separated (e.g. bulk_confirmation,ambiguous): "
+        "--n is shared among them in the usual proportions; default all",
+    )  # fmt: skip
     out: str = option("data/shutdown_trajectories.jsonl", help="output JSONL file")
     load_dataset: str | None = option(
         None, help="the original guide's form: load an open dataset instead (same as `ajtrain load`)",
@@ -69,15 +73,17 @@ def generate(cfg: GenerateConfig, progress: bool = True) -> dict:
     ):
         if not 0.0 <= share <= 1.0:
             raise ValueError(f"{flag} {share}: expected a share from 0 to 1")
+    cats = _categories(cfg.categories)
     if cfg.n is not None and cfg.n < 1:
         raise ValueError(f"--n {cfg.n}: expected a number of trajectories of at least 1")
     if cfg.n is None and cfg.fleet is None:
-        scenarios = canonical_scenarios()
+        scenarios = [s for s in canonical_scenarios() if s.category in cats]
     else:
         fleet = load_fleet(cfg.fleet) if cfg.fleet else None
         scenarios = procedural_scenarios(cfg.n if cfg.n is not None else 20, cfg.seed,
-                                         fleet=fleet, request_noise=cfg.request_noise)  # fmt: skip
-    total = cfg.n if cfg.n is not None else 20
+                                         fleet=fleet, request_noise=cfg.request_noise,
+                                         categories=cats)  # fmt: skip
+    total = cfg.n if cfg.n is not None else len(scenarios)
     counts: Counter[str] = Counter()
     openings: set[str] = set()
     # Their own draws: a share of 0 changes nothing, and one share does not move the other's.
@@ -112,12 +118,27 @@ def generate(cfg: GenerateConfig, progress: bool = True) -> dict:
         "request_noise": cfg.request_noise,
         "staged_guesses": cfg.staged_guesses,
         "staged_bulk": cfg.staged_bulk,
+        "only_categories": cfg.categories and sorted(cats),
         "staged_guess_trajectories": n_staged,
         "checker": "every trajectory passed",
         "seconds": round(time.perf_counter() - t0, 2),
     }
     write_json(str(cfg.out) + ".stats.json", stats)
     return stats
+
+
+def _categories(spec: str | None) -> tuple[str, ...]:
+    """``--categories a,b`` → the named categories, checked; None → all."""
+    from .scenario import CATEGORIES
+
+    if spec is None:
+        return CATEGORIES
+    names = tuple(dict.fromkeys(c.strip() for c in spec.split(",") if c.strip()))
+    unknown = [c for c in names if c not in CATEGORIES]
+    if unknown or not names:
+        raise ValueError(f"--categories {spec}: unknown {', '.join(unknown) or '(none given)'}; "
+                         f"choose from {', '.join(CATEGORIES)}")  # fmt: skip
+    return names
 
 
 def run(cfg: GenerateConfig) -> int:

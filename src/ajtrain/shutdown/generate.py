@@ -79,9 +79,15 @@ def noisy_request(rng: random.Random, request: str) -> str:
 
 
 def procedural_scenarios(
-    n: int, seed: int, pool: str = "train", fleet=None, request_noise: float = 0.0
+    n: int,
+    seed: int,
+    pool: str = "train",
+    fleet=None,
+    request_noise: float = 0.0,
+    categories: tuple[str, ...] | None = None,
 ) -> Iterator[Scenario]:
     """``n`` varied scenarios; with ``fleet`` (the user's inventory) they are built on it.
+    ``categories``: only these, sharing ``n`` in their usual proportions (default all).
 
     ``request_noise``: the share of opening requests that get made-up words around them (see
     ``GenerateConfig.request_noise``); drawn from a generator of its own, so 0 changes nothing.
@@ -90,7 +96,11 @@ def procedural_scenarios(
     from .on_fleet import UserFleet, build_on_fleet
 
     user_fleet = None if fleet is None else UserFleet.of(fleet)
-    counts = category_counts(n)
+    weights = WEIGHTS
+    if categories is not None:
+        total = sum(WEIGHTS[c] for c in categories)
+        weights = {c: WEIGHTS[c] / total for c in categories}
+    counts = category_counts(n, weights)
     order = [c for c, k in counts.items() for _ in range(k)]
     rng = random.Random(seed)
     rng.shuffle(order)

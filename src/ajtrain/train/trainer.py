@@ -362,8 +362,11 @@ def train(cfg: TrainConfig) -> Path:
     from .bases import resolve_base
 
     t0 = time.monotonic()
-    # A packaged name or a *.gguf file becomes a cached HF directory (converted once).
+    # A packaged name or a *.gguf file becomes a cached HF directory (converted once);
+    # --precision auto is resolved once, here (every later _precision(cfg) returns it).
+    requested = cfg.precision
     cfg = replace(cfg, base_model=resolve_base(cfg.base_model))
+    cfg = replace(cfg, precision=_precision(cfg))
     out = Path(cfg.output)
     resume_from = _latest_checkpoint(out / "checkpoints") if cfg.resume else None
     if cfg.resume and resume_from is None:
@@ -374,7 +377,7 @@ def train(cfg: TrainConfig) -> Path:
     ds = load_dataset(cfg.data, cfg.val_fraction, cfg.seed)
     # The arguments set up the process group, which the output clean-up and tokenizer need.
     args = training_args(cfg, out, bool(ds.val))
-    _log(f"precision: {_precision(cfg)} (--precision {cfg.precision})")
+    _log(f"precision: {cfg.precision} (--precision {requested})")
     with args.main_process_first(desc="output directory"):
         if args.process_index == 0 and not cfg.resume:
             # A fresh run must not mix with an old run's checkpoints or tokenizer.
@@ -459,7 +462,7 @@ def train(cfg: TrainConfig) -> Path:
             n_batches=n_batches, train_s=train_s, total_s=time.monotonic() - t0,
             resumed_from=resume_from, n_params=sum(p.numel() for p in model.parameters()),
             threads=torch.get_num_threads(), world_size=trainer.args.world_size,
-            precision=_precision(cfg), warmup=warm,
+            precision=cfg.precision, warmup=warm,
         )  # fmt: skip
     return out
 
