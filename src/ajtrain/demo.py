@@ -75,6 +75,10 @@ class DemoConfig:
         0.5, help="pretrained base: share of ambiguous requests played with a staged wrong guess "
         "the user corrects (generate --staged-guesses); the tiny run uses none",
     )  # fmt: skip
+    base_staged_bulk: float = option(
+        0.5, help="pretrained base: share of bulk requests played with a staged wrong set the "
+        "user corrects (generate --staged-bulk); the tiny run uses none",
+    )  # fmt: skip
     base_eval_limit: int = option(
         35, help="pretrained base: scenarios for the untrained and trained model (0: all 311)"
     )
@@ -203,7 +207,7 @@ def run(cfg: DemoConfig) -> list[dict]:
 
 def generate_config(cfg: DemoConfig, out: Path) -> GenerateConfig:
     """The demo's shutdown data: made-up words around half the tiny model's requests (it knows no
-    English); for a pretrained base, plain English and staged wrong guesses to correct."""
+    English); for a pretrained base, plain English and staged wrong guesses and sets to correct."""
     tiny = cfg.base == "tiny"
     return GenerateConfig(
         n=cfg.shutdown_n if tiny else cfg.base_shutdown_n,
@@ -211,6 +215,7 @@ def generate_config(cfg: DemoConfig, out: Path) -> GenerateConfig:
         out=str(out),
         request_noise=cfg.request_noise if tiny else 0.0,
         staged_guesses=0.0 if tiny else cfg.base_staged_guesses,
+        staged_bulk=0.0 if tiny else cfg.base_staged_bulk,
     )
 
 

@@ -94,3 +94,4 @@ def test_demo_data_made_up_words_for_tiny_staged_guesses_for_a_base():
     base = generate_config(DemoConfig(base="gemma-3-270m", seed=4), Path("s.jsonl"))
     assert (tiny.n, tiny.request_noise, tiny.staged_guesses, tiny.seed) == (8000, 0.5, 0.0, 0)
     assert (base.n, base.request_noise, base.staged_guesses, base.seed) == (1200, 0.0, 0.5, 4)
+    assert (tiny.staged_bulk, base.staged_bulk) == (0.0, 0.5)
