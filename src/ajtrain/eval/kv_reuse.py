@@ -267,7 +267,8 @@ def _exact_masks(model: Any, mask: Any, kpos: Any, qpos: Any, window: int) -> di
     columns of a left-padded batch: a query sees the real columns at or before its position,
     and a sliding layer only those less than ``window`` positions back, counted in the row's
     own positions, so the holes between a row's cache and its new tokens take no room in the
-    window. A hole's query sees itself only (a row of nothing would give NaN)."""
+    window. Every query also sees its own column, so a hole's query (whose output is unused)
+    never has an empty row, which would give NaN."""
     import torch
 
     n_q, width = qpos.shape[1], mask.shape[1]

@@ -189,10 +189,11 @@ class StagedGuess(Expert):
     - a description that matches several machines: where the expert would ask which one, it
       proposes one the user did not mean ("I meant dc7"), then confirms the one the user named;
     - a pattern (bulk) matching several machines: it proposes all of them but the last, or, in
-      about half the episodes (by a hash of the scenario's id) where the listing shows one, all of them plus
-      a machine outside the set (a look-alike such as ``web01`` or ``webx-01`` for ``web-*``, or
-      the machine the user excepted); the user lists the machines meant, and it confirms that
-      list. Both mistakes are the ones trained models make: a member left out, an extra kept.
+      about half the episodes where the listing shows one (by a hash of the scenario's id), all
+      of them plus a machine outside the set (a look-alike such as ``web01`` or ``webx-01`` for
+      ``web-*``, or the machine the user excepted); the user lists the machines meant, and it
+      confirms that list. Both are mistakes trained models make: a member left out, an extra
+      kept.
 
     A training drill only, like error recovery's staged wrong stop: it knows the hidden intent
     because it stages the mistake the trained agent must recover from, not a decision it makes."""
