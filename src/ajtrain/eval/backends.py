@@ -121,7 +121,9 @@ class HFBackend:
         import transformers
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        self._tf_version = transformers.__version__
+        # transformers 5 renamed past_key_values to cache (outputs and the forward's argument)
+        major = int(transformers.__version__.split(".")[0])
+        self._cache_kw = "cache" if major >= 5 else "past_key_values"
         if not os.path.isdir(self.path):
             raise FileNotFoundError(f"--model {self.path}: no such model directory")
         self.name = self.path
@@ -208,8 +210,7 @@ class HFBackend:
         for i, p in enumerate(prompts):
             ids[i, width - len(p) + keep :] = torch.tensor(p[keep:])
             mask[i, width - len(p) + keep :] = 1
-        # transformers 5 renamed past_key_values to cache (outputs and generate's argument)
-        key = "cache" if int(self._tf_version.split(".")[0]) >= 5 else "past_key_values"
+        key = self._cache_kw
         with torch.no_grad():
             cache = getattr(self.model(ids[:1, :keep].to(self._device), use_cache=True), key)
         cache.batch_repeat_interleave(len(prompts))

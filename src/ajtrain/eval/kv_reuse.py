@@ -88,10 +88,9 @@ class EpisodeCaches:
 
         ids = prompts[fresh[0]][:keep]
         # a full cache: the model's own would crop sliding-window layers to their window
-        kw = "cache" if int(self.b._tf_version.split(".")[0]) >= 5 else "past_key_values"
         with torch.no_grad():
             out = self.b.model(torch.tensor([ids], device=self.b._device), use_cache=True,
-                               **{kw: _growing_cache()})  # fmt: skip
+                               **{self.b._cache_kw: _growing_cache()})  # fmt: skip
         cache = getattr(out, "cache", None) or out.past_key_values  # renamed in transformers 5
         shared = _Past(ids, [(layer.keys[0], layer.values[0]) for layer in cache.layers])
         self.b.prefilled_tokens += keep
@@ -196,7 +195,7 @@ def _decode(b: Any, ids: Any, mask: Any, cache: Any, width_c: int, seed: int) ->
     import torch
 
     rows = ids.shape[0]
-    kw = "cache" if int(b._tf_version.split(".")[0]) >= 5 else "past_key_values"
+    kw = b._cache_kw
     window = sliding_window(b.model)
     gen = torch.Generator().manual_seed(seed) if b.temperature > 0 else None
     eos = torch.tensor(b.eos_ids)

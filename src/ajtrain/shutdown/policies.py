@@ -204,13 +204,12 @@ class StagedGuess(Expert):
         ref, last = scenario.reference, messages[-1]
         staged = any(m.get("weight") == 0 for m in messages[start:])  # once per episode
         if ref.kind in ("vague", "pattern") and last.get("name") == LIST_AGENTS and not staged:
-            cands = ref.candidates(shown_in(last, READ_TOOLS))
+            shown = shown_in(last, READ_TOOLS)
+            cands = ref.candidates(shown)
             if ref.kind == "vague":  # where the expert asks "which one"
                 wrong = [n for n in cands if n not in scenario.intent.target_set][:1]
             else:
-                wrong = _staged_set(
-                    scenario, [m["name"] for m in shown_in(last, READ_TOOLS)], cands
-                )
+                wrong = _staged_set(scenario, [m["name"] for m in shown], cands)
             if len(cands) > 1 and wrong:
                 seen = shown_machines(messages, READ_TOOLS)
                 return {**say(confirm_text(wrong, seen)), "weight": 0}

@@ -104,7 +104,8 @@ def _model(cfg: TrainConfig, tokenizer: Any) -> Any:
 def _precision(cfg: TrainConfig) -> str:
     """``--precision auto``: bf16 on a GPU that has it; on a CPU, bf16 only for LoRA on a
     pretrained base and only where the CPU multiplies bf16 natively (1.46x the tokens/s of fp32
-    for Gemma 3 270M on 2 AVX512-BF16 cores, same losses to 3 digits; docs/TRAINING_ARCHITECTURE.md)."""
+    for Gemma 3 270M on 2 AVX512-BF16 cores, same losses to 3 digits;
+    docs/TRAINING_ARCHITECTURE.md)."""
     import torch
 
     if cfg.precision != "auto":
