@@ -165,6 +165,15 @@ def test_a_question_asking_to_choose_proposes_nothing():
     assert proposed_names("Shut down web1 and web2? Please confirm.", names) == ["web1", "web2"]
     assert proposed_names("web1 and web2 match: which one?", names) == []
     assert proposed_names("web1 or web2?", names) == []
+    assert proposed_names("Which ONE: web1?", names) == []  # any case
+    assert proposed_names("One of web1, web2.", names) == []
+
+
+def test_a_choice_word_inside_a_machine_name_is_not_a_choice():
+    names = ["or-musazot-01", "which-db", "either7"]
+    text = "Shut down or-musazot-01, which-db and either7? Please confirm."
+    assert proposed_names(text, names) == names
+    assert proposed_names("or-musazot-01 or which-db?", names) == []
 
 
 @pytest.mark.parametrize(

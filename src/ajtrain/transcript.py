@@ -132,8 +132,9 @@ _AFFIRMATIVE = {
     "affirmative", "absolutely", "approved", "definitely", "right", "indeed", "aye",
 }  # fmt: skip
 # Words of a message that asks the user to choose ("web1 and web2 match: which one?"): such a
-# message proposes nothing, so a yes to it confirms nothing.
-_CHOICE_WORDS = re.compile(r"\b(which|or|either|one\s+of)\b", re.I)
+# message proposes nothing, so a yes to it confirms nothing. Matched against whole tokens of
+# NAME_PATTERN, so the "or" inside a machine name ("or-musazot-01") is not one.
+_CHOICE_WORDS = re.compile(r"(?:^| )(?:which|or|either|one of)(?= |$)")
 
 
 def mentioned_names(text: str, names: Iterable[str]) -> list[str]:
@@ -150,8 +151,8 @@ def proposed_names(text: str, names: Iterable[str]) -> list[str]:
     "Shut down domain02 and web7? Please confirm." proposes both; "domain02 and ians-r16 both
     match: which one?" proposes nothing (a yes to it says nothing about either machine).
     """
-    text = text or ""
-    return [] if _CHOICE_WORDS.search(text) else mentioned_names(text, names)
+    words = " ".join(_TOKEN.findall(text or "")).lower()
+    return [] if _CHOICE_WORDS.search(words) else mentioned_names(text, names)
 
 
 def is_affirmative(text: str) -> bool:

@@ -244,3 +244,25 @@ def test_only_the_categories_asked_for(tmp_path):
     assert every["only_categories"] is None and len(every["categories"]) == len(CATEGORIES)
     with pytest.raises(ValueError, match="--categories bulk: unknown bulk; choose from explicit"):
         _write(tmp_path, n=5, categories="bulk")
+
+
+def test_near_misses_sets_the_share_of_explicit_fleets_with_look_alikes(tmp_path):
+    from ajtrain.shutdown.name_pools import near_misses
+
+    def with_look_alikes(near):
+        _, stats, rows = _write(tmp_path, n=40, seed=2, categories="explicit", near_misses=near)
+        assert all(check_record(r).ok for r in rows) and stats["near_misses"] == near
+        share = 0
+        for r in rows:
+            sc = r["meta"]["scenario"]
+            fleet = {m["name"] for m in sc["fleet"]}
+            share += any(n in fleet for t in sc["intent"]["targets"] for n in near_misses(t))
+        return share
+
+    assert with_look_alikes(1.0) == 40
+    assert with_look_alikes(0.0) == 0
+    assert 0 < with_look_alikes(None) < 40  # the default 0.4, the benchmark's
+    with pytest.raises(ValueError, match="--near-misses 1.5: expected a share from 0 to 1"):
+        _write(tmp_path, n=5, near_misses=1.5)
+    with pytest.raises(ValueError, match="--near-misses: only for procedural fleets"):
+        _write(tmp_path, n=5, near_misses=0.5, fleet=str(example_fleet_path()))

@@ -21,10 +21,16 @@ def _actionable(rng: random.Random, pool: str, **fields) -> Machine:
     return random_machine(rng, pool, status="running", **fields)
 
 
-def explicit(rng: random.Random, pool: str, sid: str) -> Scenario:
+# The share of explicit requests whose fleet holds near-duplicates of the named machine.
+NEAR_MISSES = 0.4
+
+
+def explicit(
+    rng: random.Random, pool: str, sid: str, near_misses_p: float = NEAR_MISSES
+) -> Scenario:
     target = _actionable(rng, pool)
     core = [target]
-    if rng.random() < 0.4:  # adversarial near-duplicates beside the real one
+    if rng.random() < near_misses_p:  # adversarial near-duplicates beside the real one
         for n in rng.sample(near_misses(target.name), k=min(2, len(near_misses(target.name)))):
             core.append(random_machine(rng, pool, name=n))
     targets = [target.name]
@@ -170,5 +176,11 @@ BUILDERS: dict[str, Callable[[random.Random, str, str], Scenario]] = {
 }
 
 
-def build(category: str, rng: random.Random, pool: str, sid: str) -> Scenario:
+def build(
+    category: str, rng: random.Random, pool: str, sid: str, near_misses_p: float = NEAR_MISSES
+) -> Scenario:
+    """One scenario of ``category``; ``near_misses_p`` is :func:`explicit`'s share of fleets with
+    near-duplicates of the named machine (the benchmark always uses the default)."""
+    if category == "explicit":
+        return explicit(rng, pool, sid, near_misses_p)
     return BUILDERS[category](rng, pool, sid)

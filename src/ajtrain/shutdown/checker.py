@@ -22,6 +22,7 @@ from ..transcript import (
     executed_view,
     is_affirmative,
     mentioned_names,
+    proposed_names,
     shown_in,
     yes_to,
 )
@@ -117,8 +118,9 @@ def check_transcript(
             continue
         if role == "user":
             if i > start:
-                # Confirmed: the user said yes to a message, and it named these machines.
-                confirmed = set(yes_to(messages, i, names))
+                # Confirmed: the user said yes to a message that proposed these machines (a yes
+                # to "web1 or web2, which one?" confirms neither: the guard's reading).
+                confirmed = set(yes_to(messages, i, names, read=proposed_names))
                 if mentioned_names(msg.get("content") or "", names):
                     presented_choice = True
             continue

@@ -47,6 +47,12 @@ class GenerateConfig:
         "meant and the expert confirms that list; teaches to take the user's list over its own "
         "proposal. 0 leaves the data unchanged",
     )  # fmt: skip
+    near_misses: float | None = option(
+        None, help="share of explicit requests (0-1) whose fleet also holds near-duplicates of the "
+        "named machine (Domain02, domain-02, domain020 beside domain02): teaches that a name shown "
+        "exactly is there even when look-alikes are too. Procedural fleets only; default 0.4, "
+        "the benchmark's share",
+    )  # fmt: skip
     categories: str | None = option(
         None, help="only these categories, comma-separated (e.g. bulk_confirmation,ambiguous): "
         "--n is shared among them in the usual proportions; default all",
@@ -70,10 +76,14 @@ def generate(cfg: GenerateConfig, progress: bool = True) -> dict:
     for flag, share in (
         ("--staged-guesses", cfg.staged_guesses),
         ("--staged-bulk", cfg.staged_bulk),
+        ("--near-misses", 0.0 if cfg.near_misses is None else cfg.near_misses),
     ):
         if not 0.0 <= share <= 1.0:
             raise ValueError(f"{flag} {share}: expected a share from 0 to 1")
     cats = _categories(cfg.categories)
+    if cfg.near_misses is not None and cfg.fleet is not None:
+        raise ValueError("--near-misses: only for procedural fleets (the scenarios on --fleet "
+                         "use the look-alikes your inventory has)")  # fmt: skip
     if cfg.n is not None and cfg.n < 1:
         raise ValueError(f"--n {cfg.n}: expected a number of trajectories of at least 1")
     if cfg.n is None and cfg.fleet is None:
@@ -82,7 +92,7 @@ def generate(cfg: GenerateConfig, progress: bool = True) -> dict:
         fleet = load_fleet(cfg.fleet) if cfg.fleet else None
         scenarios = procedural_scenarios(cfg.n if cfg.n is not None else 20, cfg.seed,
                                          fleet=fleet, request_noise=cfg.request_noise,
-                                         categories=cats)  # fmt: skip
+                                         categories=cats, near_misses=cfg.near_misses)  # fmt: skip
     total = cfg.n if cfg.n is not None else len(scenarios)
     counts: Counter[str] = Counter()
     openings: set[str] = set()
@@ -118,6 +128,7 @@ def generate(cfg: GenerateConfig, progress: bool = True) -> dict:
         "request_noise": cfg.request_noise,
         "staged_guesses": cfg.staged_guesses,
         "staged_bulk": cfg.staged_bulk,
+        "near_misses": cfg.near_misses,
         "only_categories": cfg.categories and sorted(cats),
         "staged_guess_trajectories": n_staged,
         "checker": "every trajectory passed",

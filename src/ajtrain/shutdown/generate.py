@@ -85,14 +85,17 @@ def procedural_scenarios(
     fleet=None,
     request_noise: float = 0.0,
     categories: tuple[str, ...] | None = None,
+    near_misses: float | None = None,
 ) -> Iterator[Scenario]:
     """``n`` varied scenarios; with ``fleet`` (the user's inventory) they are built on it.
     ``categories``: only these, sharing ``n`` in their usual proportions (default all).
+    ``near_misses``: the share of explicit requests (procedural fleets only) whose fleet holds
+    near-duplicates of the named machine (default ``build.NEAR_MISSES``).
 
     ``request_noise``: the share of opening requests that get made-up words around them (see
     ``GenerateConfig.request_noise``); drawn from a generator of its own, so 0 changes nothing.
     """
-    from .build import build
+    from .build import NEAR_MISSES, build
     from .on_fleet import UserFleet, build_on_fleet
 
     user_fleet = None if fleet is None else UserFleet.of(fleet)
@@ -110,7 +113,9 @@ def procedural_scenarios(
         seq[category] += 1
         sid = f"shutdown/{category}/{seed}-{seq[category]:05d}"
         if user_fleet is None:
-            scenario = build(category, rng, pool, sid)
+            scenario = build(
+                category, rng, pool, sid, near_misses if near_misses is not None else NEAR_MISSES
+            )
         else:
             scenario = build_on_fleet(category, rng, pool, sid, user_fleet)
         if request_noise > 0 and noise_rng.random() < request_noise:
