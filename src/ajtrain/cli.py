@@ -137,9 +137,10 @@ COMMANDS = (
     ),
     Command(
         "report", ReportConfig, run_report,
-        help="compare several eval result directories side by side",
+        help="compare several eval result directories side by side, or score one again",
         description="Print (and with --out, write as compare.md/.html plus a chart) the headline "
-        "metrics of several `ajtrain eval` output directories.",
+        "metrics of several `ajtrain eval` output directories. With --rescore DIR --out NEW: "
+        "judge DIR's saved transcripts again with this version's checker (no model is run).",
     ),
     Command(
         "fleet serve", ServeConfig, serve,

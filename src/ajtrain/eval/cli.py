@@ -82,15 +82,36 @@ def check_results_dir(d: str) -> None:
 class ReportConfig:
     dirs: list[str] = option(
         [], help="results directories written by `ajtrain eval --out`", flags=("--compare",),
-        nargs="+", required=True, metavar="DIR",
+        nargs="+", metavar="DIR",
     )  # fmt: skip
-    out: str = option("", help="directory for compare.md, compare.html and the chart")
+    rescore: str = option(
+        "", metavar="DIR", help="score the episodes saved in DIR (an `ajtrain eval` output) again "
+        "with this version's checker, running no model, into a new results directory (--out); "
+        "prints the old run beside the new one",
+    )  # fmt: skip
+    out: str = option("", help="directory for compare.md, compare.html and the chart; with "
+                      "--rescore, the new results directory")  # fmt: skip
 
 
 def run_report(cfg: ReportConfig) -> int:
-    """``ajtrain report``: print (and with ``out``, write) the comparison of results dirs."""
+    """``ajtrain report``: print (and with ``out``, write) the comparison of results dirs, or
+    score a run again (``--rescore``)."""
     from .report import compare, write_compare
 
+    if bool(cfg.dirs) == bool(cfg.rescore):
+        raise ValueError("give --compare DIR [DIR ...] or --rescore DIR (one of the two)")
+    if cfg.rescore:
+        from .rescore import rescore
+
+        if not cfg.out:
+            raise ValueError("--rescore needs --out: the new results directory")
+        metrics = rescore(cfg.rescore, cfg.out)
+        _print_rows("scored again", compare([cfg.rescore, cfg.out]), "run")
+        changed = metrics["rescored"]["changed"]
+        out.print(Text(f"{len(changed)} episode(s) changed verdict"
+                       + (f": {', '.join(changed)}" if changed else "")))  # fmt: skip
+        out.print(Text(f"wrote {cfg.out}/metrics.json, episodes.jsonl and report.html"))
+        return 0
     for d in cfg.dirs:
         check_results_dir(d)
     rows = write_compare(cfg.dirs, Path(cfg.out)) if cfg.out else compare(cfg.dirs)
