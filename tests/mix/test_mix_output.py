@@ -187,6 +187,45 @@ def test_sigterm_during_pass_1_stops_the_workers_too(tmp_path, recipe):
     assert not out.exists() and _beside(out) == []
 
 
+# SIGTERM sent to the mix just after its pool forked, while the workers are still starting (their
+# initializer is slow here, as under load when the scheduler has not run them yet).
+CHILD_EARLY_TERM = """
+import os, signal, sys, time
+from ajtrain.mix import index, mix
+from ajtrain.shutdown import decontam
+decontam.benchmark_keys = lambda: frozenset()
+real_init, real_pool = index._worker_signals, index.multiprocessing.Pool
+
+def slow_init():
+    try:
+        time.sleep(1.0)
+    except SystemExit:  # the parent's SIGTERM handler, run in a worker
+        open(sys.argv[3], "w").write("parent's handler ran in a worker")
+        raise
+    real_init()
+
+def pool_then_term(*args, **kwargs):
+    pool = real_pool(*args, **kwargs)
+    os.kill(os.getpid(), signal.SIGTERM)
+    return pool
+
+index._worker_signals = slow_init
+index.multiprocessing.Pool = pool_then_term
+mix.run_mix(mix.MixConfig(sys.argv[1], sys.argv[2], workers=2, chart=False))
+"""
+
+
+def test_sigterm_while_the_workers_start_never_runs_the_parents_clean_up_in_them(tmp_path, recipe):
+    """Such a worker would exit through Python, which can hang on a lock held at fork time (the
+    mix then waited for it forever: seen under load). Workers start with the signal blocked."""
+    out, marker = tmp_path / "o", tmp_path / "marker"
+    argv = [sys.executable, "-c", CHILD_EARLY_TERM, str(recipe), str(out), str(marker)]
+    child = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    assert child.returncode == 128 + signal.SIGTERM, child.stderr
+    assert not marker.exists()
+    assert not out.exists() and _beside(out) == []
+
+
 def _cli(argv: list[str], capsys) -> tuple[int, str]:
     """Exit code and stderr, unwrapped (the console folds long lines at spaces and in paths)."""
     rc = cli.main(["mix", *argv])

@@ -145,12 +145,36 @@ def _index_in_worker(path: str, keys: frozenset[str]) -> FileIndex | tuple[str, 
         return (e.where, e.field, e.problem)
 
 
+_STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
+_CAN_MASK = hasattr(signal, "pthread_sigmask")
+
+
 def _worker_signals() -> None:
     # A worker only reads. It must not run the parent's SIGTERM clean-up (that would end it
     # through Python's exit, which can wait on a lock held in the parent when it forked): the
-    # pool's terminate ends it at once, and Ctrl-C is for the parent to act on.
+    # pool's terminate ends it at once, and Ctrl-C is for the parent to act on. It starts with
+    # both signals blocked (see index_files), so one sent before this ran waits until now and
+    # meets these dispositions, never the parent's handler.
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if _CAN_MASK:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
+
+
+def _start_pool(workers: int):
+    """A pool whose workers are forked with SIGINT and SIGTERM blocked; returns (pool, the
+    caller's signal mask, to restore once inside ``with pool``). Under load a worker can be
+    forked and then signalled (the pool's terminate, after a SIGTERM to the mix) before its
+    initializer has run: with the parent's handler it would hang in Python's exit, and the
+    parent would wait for it forever."""
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS) if _CAN_MASK else None
+    try:
+        pool = multiprocessing.Pool(workers, initializer=_worker_signals)
+    except BaseException:
+        if previous is not None:
+            signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        raise
+    return pool, previous
 
 
 def index_files(
@@ -173,7 +197,10 @@ def index_files(
     results: list[FileIndex | None] = [None] * len(paths)
     # Leaving the pool terminates its workers: a bad record, Ctrl-C or SIGTERM stops the mix at
     # once instead of after every other file has been indexed.
-    with multiprocessing.Pool(workers, initializer=_worker_signals) as pool:
+    pool, mask = _start_pool(workers)
+    with pool:
+        if mask is not None:  # a signal held while the pool started arrives here, inside `with`
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         pending = {i: pool.apply_async(_index_in_worker, (paths[i], decontam_keys)) for i in order}
         for i in order:
             while not pending[i].ready():
