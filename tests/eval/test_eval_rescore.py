@@ -60,6 +60,10 @@ def test_bad_runs_are_clean_errors_naming_file_line_and_field(run, tmp_path):
     _write_rows(run, rows)
     with pytest.raises(ValueError, match=r"episodes.jsonl:2: field 'messages' is missing"):
         rescore(run, tmp_path / "x")
+    rows[1] = {**rows[0], "messages": [{"role": "assistant", "tool_calls": [{"id": "x"}]}]}
+    _write_rows(run, rows)
+    with pytest.raises(ValueError, match=r"episodes.jsonl:2: field 'messages' is not a transcript"):
+        rescore(run, tmp_path / "x")
     rows[1] = {**rows[0], "id": "bench/explicit/nope"}
     _write_rows(run, rows)
     with pytest.raises(ValueError, match=r"episodes.jsonl:2: field 'id' is 'bench/explicit/nope'"):

@@ -35,7 +35,8 @@ def _scenarios(config: dict[str, Any], where: Path) -> dict[str, Scenario]:
         raise ValueError(f"{where}: cannot rebuild the run's scenarios from its config: {e}") from e
 
 
-def _rows(path: Path) -> list[dict[str, Any]]:
+def _rows(path: Path) -> list[tuple[int, dict[str, Any]]]:
+    """The saved episode rows with their line numbers."""
     if not path.is_file():
         raise ValueError(
             f"{path}: not found (is {path.parent} an `ajtrain eval` output directory?)"
@@ -51,7 +52,7 @@ def _rows(path: Path) -> list[dict[str, Any]]:
         missing = [k for k in _NEEDED if not isinstance(row, dict) or k not in row]
         if missing:
             raise ValueError(f"{path}:{n}: field '{missing[0]}' is missing")
-        rows.append(row)
+        rows.append((n, row))
     if not rows:
         raise ValueError(f"{path}: no episodes to score")
     return rows
@@ -81,14 +82,19 @@ def rescore(run_dir: str | Path, out: str | Path, charts: bool = True) -> dict[s
     scenarios = _scenarios(old.get("config") or {}, metrics_path)
     episodes = run_dir / "episodes.jsonl"
     rows, changed = [], []
-    for n, row in enumerate(_rows(episodes), 1):
+    for n, row in _rows(episodes):
         scenario = scenarios.get(row["id"])
         if scenario is None:
             raise ValueError(f"{episodes}:{n}: field 'id' is {row['id']!r}, not a scenario of "
                              "this run's benchmark")  # fmt: skip
-        score = score_episode(scenario, row["messages"], blocked=row.get("blocked_calls") or [],
-                              truncated=bool(row["truncated"]),
-                              parse_errors=int(row["parse_errors"]))  # fmt: skip
+        try:
+            score = score_episode(scenario, row["messages"],
+                                  blocked=row.get("blocked_calls") or [],
+                                  truncated=bool(row["truncated"]),
+                                  parse_errors=int(row["parse_errors"]))  # fmt: skip
+        except (AttributeError, KeyError, TypeError, ValueError) as e:
+            raise ValueError(f"{episodes}:{n}: field 'messages' is not a transcript the checker "
+                             f"can replay ({type(e).__name__}: {e})") from None  # fmt: skip
         if score["passed"] != row.get("passed"):
             changed.append(row["id"])
         rows.append({**row, **score})
