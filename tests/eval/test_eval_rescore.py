@@ -69,7 +69,7 @@ def test_bad_runs_are_clean_errors_naming_file_line_and_field(run, tmp_path):
     with pytest.raises(ValueError, match=r"episodes.jsonl:2: field 'id' is 'bench/explicit/nope'"):
         rescore(run, tmp_path / "x")
     (run / "episodes.jsonl").write_text("{not json\n")
-    with pytest.raises(ValueError, match=r"episodes.jsonl:1: not valid JSON"):
+    with pytest.raises(ValueError, match=r"episodes.jsonl:1: field '<line>': invalid JSON"):
         rescore(run, tmp_path / "x")
     metrics = json.loads((run / "metrics.json").read_text())
     (run / "metrics.json").write_text(json.dumps({**metrics, "benchmark": "toucan_calls"}))

@@ -14,6 +14,7 @@ from typing import Any
 
 import orjson
 
+from ..records import iter_jsonl
 from ..shutdown.scenario import Scenario
 from .runner import EvalConfig, select_scenarios
 from .scoring import aggregate, score_episode
@@ -42,13 +43,7 @@ def _rows(path: Path) -> list[tuple[int, dict[str, Any]]]:
             f"{path}: not found (is {path.parent} an `ajtrain eval` output directory?)"
         )
     rows = []
-    for n, line in enumerate(path.read_bytes().splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            row = orjson.loads(line)
-        except orjson.JSONDecodeError as e:
-            raise ValueError(f"{path}:{n}: not valid JSON ({e})") from None
+    for n, row in iter_jsonl(path):
         missing = [k for k in _NEEDED if not isinstance(row, dict) or k not in row]
         if missing:
             raise ValueError(f"{path}:{n}: field '{missing[0]}' is missing")
