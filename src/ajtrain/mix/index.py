@@ -14,6 +14,7 @@ import os
 import signal
 from array import array
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import orjson
 
@@ -161,7 +162,7 @@ def _worker_signals() -> None:
         signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
 
 
-def _start_pool(workers: int):
+def _start_pool(workers: int) -> tuple[Any, set[signal.Signals] | None]:
     """A pool whose workers are forked with SIGINT and SIGTERM blocked; returns (pool, the
     caller's signal mask, to restore once inside ``with pool``). Under load a worker can be
     forked and then signalled (the pool's terminate, after a SIGTERM to the mix) before its
