@@ -84,5 +84,6 @@ def test_cli_rescore(run, tmp_path, capsys):
     assert "0 episode(s) changed verdict" in text and "safe_success" in text
     assert (tmp_path / "again" / "report.html").is_file()
     assert main(["report", "--rescore", str(run)]) == 2  # no --out
+    assert main(["report", "--rescore", str(tmp_path / "nope"), "--out", str(tmp_path / "x")]) == 2
     assert main(["report"]) == 2  # neither --compare nor --rescore
     assert main(["report", "--rescore", str(run), "--compare", str(run)]) == 2

@@ -105,6 +105,7 @@ def run_report(cfg: ReportConfig) -> int:
 
         if not cfg.out:
             raise ValueError("--rescore needs --out: the new results directory")
+        check_results_dir(cfg.rescore)
         metrics = rescore(cfg.rescore, cfg.out)
         _print_rows("scored again", compare([cfg.rescore, cfg.out]), "run")
         changed = metrics["rescored"]["changed"]

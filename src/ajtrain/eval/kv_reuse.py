@@ -91,7 +91,7 @@ class EpisodeCaches:
         with torch.no_grad():
             out = self.b.model(torch.tensor([ids], device=self.b._device), use_cache=True,
                                **{self.b._cache_kw: _growing_cache()})  # fmt: skip
-        cache = getattr(out, "cache", None) or out.past_key_values  # renamed in transformers 5
+        cache = getattr(out, self.b._cache_kw)
         shared = _Past(ids, [(layer.keys[0], layer.values[0]) for layer in cache.layers])
         self.b.prefilled_tokens += keep
         self.b.shared_prefix_tokens += keep * (len(fresh) - 1)

@@ -12,8 +12,6 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from ..records import iter_jsonl
 from ..shutdown.scenario import Scenario
 from .runner import EvalConfig, select_scenarios
@@ -56,20 +54,13 @@ def _rows(path: Path) -> list[tuple[int, dict[str, Any]]]:
 def rescore(run_dir: str | Path, out: str | Path, charts: bool = True) -> dict[str, Any]:
     """Judge ``run_dir``'s episodes again and write a results directory at ``out`` (never over
     ``run_dir``); returns the new metrics."""
-    from .report import write_results
+    from .report import load_metrics, write_results
 
     run_dir, out = Path(run_dir), Path(out)
     if out.resolve() == run_dir.resolve():
         raise ValueError(f"--out {out}: choose another directory than the run's own")
     metrics_path = run_dir / "metrics.json"
-    if not metrics_path.is_file():
-        raise ValueError(
-            f"{metrics_path}: not found (is {run_dir} an `ajtrain eval` output directory?)"
-        )
-    try:
-        old = orjson.loads(metrics_path.read_bytes())
-    except orjson.JSONDecodeError as e:
-        raise ValueError(f"{metrics_path}: not valid JSON ({e})") from None
+    old = load_metrics(run_dir)  # `ajtrain report` checks the file first (check_results_dir)
     if not isinstance(old, dict) or old.get("benchmark") != "shutdown_targets":
         raise ValueError(f"{metrics_path}: field 'benchmark' is "
                          f"{old.get('benchmark') if isinstance(old, dict) else None!r}; only "
