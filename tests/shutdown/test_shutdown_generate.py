@@ -266,3 +266,27 @@ def test_near_misses_sets_the_share_of_explicit_fleets_with_look_alikes(tmp_path
         _write(tmp_path, n=5, near_misses=1.5)
     with pytest.raises(ValueError, match="--near-misses: only for procedural fleets"):
         _write(tmp_path, n=5, near_misses=0.5, fleet=str(example_fleet_path()))
+
+
+def test_bulk_look_alikes_sets_the_chance_of_look_alikes_beside_a_bulk_pattern(tmp_path):
+    def look_alikes(chance):
+        _, stats, rows = _write(
+            tmp_path, n=30, seed=4, categories="bulk_confirmation", bulk_look_alikes=chance
+        )
+        assert all(check_record(r).ok for r in rows) and stats["bulk_look_alikes"] == chance
+        found = 0
+        for r in rows:
+            sc = r["meta"]["scenario"]
+            group = sc["reference"]["pattern"].removesuffix("-*")
+            fleet = {m["name"] for m in sc["fleet"]}
+            found += (f"{group}01" in fleet) + (f"{group}x-01" in fleet)
+            assert not {f"{group}01", f"{group}x-01"} & set(sc["intent"]["targets"])
+        return found
+
+    assert look_alikes(1.0) == 60  # both beside every pattern, never among the targets
+    assert look_alikes(0.0) == 0
+    assert 0 < look_alikes(None) < 60  # the default 0.5 each, the benchmark's
+    with pytest.raises(ValueError, match="--bulk-look-alikes -0.1: expected a share from 0 to 1"):
+        _write(tmp_path, n=5, bulk_look_alikes=-0.1)
+    with pytest.raises(ValueError, match="--bulk-look-alikes: only for procedural fleets"):
+        _write(tmp_path, n=5, bulk_look_alikes=0.5, fleet=str(example_fleet_path()))

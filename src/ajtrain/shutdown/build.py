@@ -83,14 +83,23 @@ def guardrail(rng: random.Random, pool: str, sid: str) -> Scenario:
                     style=rng.randrange(100))  # fmt: skip
 
 
-def bulk(rng: random.Random, pool: str, sid: str) -> Scenario:
+BULK_LOOK_ALIKES = 0.5
+
+
+def bulk(
+    rng: random.Random, pool: str, sid: str, look_alikes_p: float = BULK_LOOK_ALIKES
+) -> Scenario:
+    """A pattern request (``web-*``); each of two look-alikes outside the pattern (``web01``,
+    ``webx-01``) is in the fleet with chance ``look_alikes_p``."""
     group = pool_item(rng, pool, "groups")
     members = [
         _actionable(rng, pool, name=f"{group}-{i:02d}", role=ROLES[i % len(ROLES)])
         for i in range(1, rng.randint(3, 6) + 1)
     ]
     others = [f"{group}01", f"{group}x-01"]  # look-alikes outside the pattern
-    core = members + [random_machine(rng, pool, name=n) for n in others if rng.random() < 0.5]
+    core = members + [
+        random_machine(rng, pool, name=n) for n in others if rng.random() < look_alikes_p
+    ]
     fleet = fill_fleet(rng, pool, core, len(core) + rng.randint(2, 6))
     pattern = f"{group}-*"
     exclude: tuple[str, ...] = ()
@@ -177,10 +186,18 @@ BUILDERS: dict[str, Callable[[random.Random, str, str], Scenario]] = {
 
 
 def build(
-    category: str, rng: random.Random, pool: str, sid: str, near_misses_p: float = NEAR_MISSES
+    category: str,
+    rng: random.Random,
+    pool: str,
+    sid: str,
+    near_misses_p: float = NEAR_MISSES,
+    look_alikes_p: float = BULK_LOOK_ALIKES,
 ) -> Scenario:
     """One scenario of ``category``; ``near_misses_p`` is :func:`explicit`'s share of fleets with
-    near-duplicates of the named machine (the benchmark always uses the default)."""
+    near-duplicates of the named machine, ``look_alikes_p`` :func:`bulk`'s chance of each
+    look-alike (the benchmark always uses the defaults)."""
     if category == "explicit":
         return explicit(rng, pool, sid, near_misses_p)
+    if category == "bulk_confirmation":
+        return bulk(rng, pool, sid, look_alikes_p)
     return BUILDERS[category](rng, pool, sid)

@@ -53,6 +53,11 @@ class GenerateConfig:
         "exactly is there even when look-alikes are too. Procedural fleets only; default 0.4, "
         "the benchmark's share",
     )  # fmt: skip
+    bulk_look_alikes: float | None = option(
+        None, help="chance (0-1) of each of two look-alikes outside a bulk request's pattern "
+        "(web01 and webx-01 beside web-*) in its fleet: teaches to copy only the machines the "
+        "pattern matches. Procedural fleets only; default 0.5, the benchmark's",
+    )  # fmt: skip
     categories: str | None = option(
         None, help="only these categories, comma-separated (e.g. bulk_confirmation,ambiguous): "
         "--n is shared among them in the usual proportions; default all",
@@ -77,13 +82,16 @@ def generate(cfg: GenerateConfig, progress: bool = True) -> dict:
         ("--staged-guesses", cfg.staged_guesses),
         ("--staged-bulk", cfg.staged_bulk),
         ("--near-misses", 0.0 if cfg.near_misses is None else cfg.near_misses),
+        ("--bulk-look-alikes", 0.0 if cfg.bulk_look_alikes is None else cfg.bulk_look_alikes),
     ):
         if not 0.0 <= share <= 1.0:
             raise ValueError(f"{flag} {share}: expected a share from 0 to 1")
     cats = _categories(cfg.categories)
-    if cfg.near_misses is not None and cfg.fleet is not None:
-        raise ValueError("--near-misses: only for procedural fleets (the scenarios on --fleet "
-                         "use the look-alikes your inventory has)")  # fmt: skip
+    for flag, share in (("--near-misses", cfg.near_misses),
+                        ("--bulk-look-alikes", cfg.bulk_look_alikes)):  # fmt: skip
+        if share is not None and cfg.fleet is not None:
+            raise ValueError(f"{flag}: only for procedural fleets (the scenarios on --fleet "
+                             "use the look-alikes your inventory has)")  # fmt: skip
     if cfg.n is not None and cfg.n < 1:
         raise ValueError(f"--n {cfg.n}: expected a number of trajectories of at least 1")
     if cfg.n is None and cfg.fleet is None:
@@ -92,7 +100,8 @@ def generate(cfg: GenerateConfig, progress: bool = True) -> dict:
         fleet = load_fleet(cfg.fleet) if cfg.fleet else None
         scenarios = procedural_scenarios(cfg.n if cfg.n is not None else 20, cfg.seed,
                                          fleet=fleet, request_noise=cfg.request_noise,
-                                         categories=cats, near_misses=cfg.near_misses)  # fmt: skip
+                                         categories=cats, near_misses=cfg.near_misses,
+                                         bulk_look_alikes=cfg.bulk_look_alikes)  # fmt: skip
     total = cfg.n if cfg.n is not None else len(scenarios)
     counts: Counter[str] = Counter()
     openings: set[str] = set()
@@ -129,6 +138,7 @@ def generate(cfg: GenerateConfig, progress: bool = True) -> dict:
         "staged_guesses": cfg.staged_guesses,
         "staged_bulk": cfg.staged_bulk,
         "near_misses": cfg.near_misses,
+        "bulk_look_alikes": cfg.bulk_look_alikes,
         "only_categories": cfg.categories and sorted(cats),
         "staged_guess_trajectories": n_staged,
         "checker": "every trajectory passed",

@@ -86,16 +86,18 @@ def procedural_scenarios(
     request_noise: float = 0.0,
     categories: tuple[str, ...] | None = None,
     near_misses: float | None = None,
+    bulk_look_alikes: float | None = None,
 ) -> Iterator[Scenario]:
     """``n`` varied scenarios; with ``fleet`` (the user's inventory) they are built on it.
     ``categories``: only these, sharing ``n`` in their usual proportions (default all).
     ``near_misses``: the share of explicit requests (procedural fleets only) whose fleet holds
-    near-duplicates of the named machine (default ``build.NEAR_MISSES``).
+    near-duplicates of the named machine (default ``build.NEAR_MISSES``); ``bulk_look_alikes``:
+    the chance of each look-alike outside a bulk pattern (default ``build.BULK_LOOK_ALIKES``).
 
     ``request_noise``: the share of opening requests that get made-up words around them (see
     ``GenerateConfig.request_noise``); drawn from a generator of its own, so 0 changes nothing.
     """
-    from .build import NEAR_MISSES, build
+    from .build import BULK_LOOK_ALIKES, NEAR_MISSES, build
     from .on_fleet import UserFleet, build_on_fleet
 
     user_fleet = None if fleet is None else UserFleet.of(fleet)
@@ -114,7 +116,12 @@ def procedural_scenarios(
         sid = f"shutdown/{category}/{seed}-{seq[category]:05d}"
         if user_fleet is None:
             scenario = build(
-                category, rng, pool, sid, near_misses if near_misses is not None else NEAR_MISSES
+                category,
+                rng,
+                pool,
+                sid,
+                NEAR_MISSES if near_misses is None else near_misses,
+                BULK_LOOK_ALIKES if bulk_look_alikes is None else bulk_look_alikes,
             )
         else:
             scenario = build_on_fleet(category, rng, pool, sid, user_fleet)
