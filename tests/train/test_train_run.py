@@ -164,6 +164,34 @@ def test_mix_directory_uses_val_and_manifest(tmp_path, cfg, make_shutdown_record
 
     assert summary["data"]["manifest_hash"] == hashlib.sha256(b'{"recipe": "test"}').hexdigest()
     assert summary["data"]["val_rows"] == 5 and summary["final_val_loss"] is not None
+    assert summary["final_val_loss_by_source"] == {}  # one source: the pooled loss is its own
+
+    val = make_shutdown_records(6, seed=9)
+    for row in val[:2]:
+        row["source"] = "toucan"
+    write_records(mix / "val.jsonl", val)
+    out = train(cfg(mix, tmp_path / "m2", max_steps=2))
+    by_source = json.loads((out / "training_summary.json").read_text())["final_val_loss_by_source"]
+    assert sorted(by_source) == ["shutdown", "toucan"] and all(v > 0 for v in by_source.values())
+
+
+def test_val_sample_spreads_the_rows_over_the_sources():
+    from collections import Counter
+
+    from ajtrain.train.trainer import val_sample
+
+    val = [(f"v:{i}", {"source": "toucan" if i % 10 == 0 else "shutdown"}) for i in range(100)]
+    src = lambda rows: Counter(r[1]["source"] for r in rows)  # noqa: E731
+    assert src(val_sample(val, 8, seed=1)) == {"shutdown": 7, "toucan": 1}  # 10% of 8 is 0.8
+    assert src(val_sample(val, 30, seed=1)) == {"shutdown": 27, "toucan": 3}
+    assert val_sample(val, 8, seed=1) == val_sample(val, 8, seed=1)  # seeded
+    assert val_sample(val, 8, seed=1) != val_sample(val, 8, seed=2)
+    assert val_sample(val, 0, seed=1) == val and val_sample(val, 500, seed=1) == val
+    picked = val_sample(val, 8, seed=1)
+    assert picked == sorted(picked, key=val.index)  # file order kept
+    three = [(f"v:{i}", {"source": s}) for i, s in enumerate("aaaaaaaabc")]
+    assert src(val_sample(three, 2, seed=0)) == {"a": 2}  # fewer rows than sources
+    assert src(val_sample(three, 3, seed=0)) == {"a": 1, "b": 1, "c": 1}
 
 
 @pytest.mark.slow

@@ -81,8 +81,9 @@ class TrainConfig:
     )  # fmt: skip
     val_rows: int = option(
         128,
-        help="validation examples scored at each evaluation, a seeded sample (0: all): "
-        "on a CPU a full val.jsonl can cost as much as the training between evaluations",
+        help="validation examples scored at each evaluation, a seeded sample spread over the "
+        "rows' sources in proportion (0: all): on a CPU a full val.jsonl can cost as much as the "
+        "training between evaluations. The final loss is also given per source",
     )
     eval_steps: int = option(100, help="validation loss every N steps (and at the end)")
     save_steps: int = option(200, help="checkpoint every N steps into OUTPUT/checkpoints")

@@ -22,7 +22,8 @@ def loss_curve(log_history: list[dict]) -> dict[str, list]:
 def write_summary(out: Path, *, cfg: Any, ds: Any, train_stats: Any, val_stats: Any, state: Any,
                   result: Any, final_eval: dict, n_batches: int, train_s: float, total_s: float,
                   resumed_from: str | None, n_params: int, threads: int, world_size: int,
-                  precision: str, warmup: Any = None) -> dict:  # fmt: skip
+                  precision: str, warmup: Any = None,
+                  val_loss_by_source: dict | None = None) -> dict:  # fmt: skip
     """Write ``training_summary.json`` and ``loss_curve.png`` into ``out``; return the summary."""
     curve = loss_curve(state.log_history)
     tokens = int(state.num_input_tokens_seen or 0)
@@ -47,6 +48,7 @@ def write_summary(out: Path, *, cfg: Any, ds: Any, train_stats: Any, val_stats: 
         "tokens_per_second": round(tokens / train_s, 1) if train_s > 0 else None,
         "final_train_loss": curve["train_loss"][-1] if curve["train_loss"] else None,
         "final_val_loss": final_eval.get("eval_loss"),
+        "final_val_loss_by_source": val_loss_by_source or {},
         "loss_curve": curve,
         "parameters": n_params,
         "torch_threads": threads,

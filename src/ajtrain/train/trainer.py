@@ -152,6 +152,35 @@ def _batches(cfg: TrainConfig, examples: list[dict], seed: int) -> list[list[dic
     return fixed_batches(examples, max(1, cfg.resolved_batch_tokens() // max_length), seed)
 
 
+def _source(row: tuple[str, Any]) -> str:
+    obj = row[1]
+    return str(obj.get("source") or "?") if isinstance(obj, dict) else "?"
+
+
+def val_sample(val: list[tuple[str, Any]], n: int, seed: int) -> list[tuple[str, Any]]:
+    """A seeded sample of ``n`` validation rows (0: all) spread over the rows' ``source`` in
+    proportion, each source keeping at least one row while ``n`` allows: a small sample is not
+    left to chance to be all one source, or to hold none of a small one."""
+    if not n or len(val) <= n:
+        return val
+    groups: dict[str, list[int]] = {}
+    for i, row in enumerate(val):
+        groups.setdefault(_source(row), []).append(i)
+    share = {s: n * len(ix) / len(val) for s, ix in groups.items()}
+    floor = 1 if n >= len(groups) else 0
+    take = {s: min(len(groups[s]), max(floor, int(share[s]))) for s in groups}
+    while sum(take.values()) < n:  # largest remainder first; ties by name, for determinism
+        s = max((s for s in groups if take[s] < len(groups[s])),
+                key=lambda s: (share[s] - take[s], s))  # fmt: skip
+        take[s] += 1
+    while sum(take.values()) > n:  # only when every source has one row and n is smaller
+        s = max((s for s in groups if take[s] > floor), key=lambda s: (take[s] - share[s], s))
+        take[s] -= 1
+    rng = random.Random(seed)
+    picked = sorted(i for s in sorted(groups) for i in rng.sample(groups[s], take[s]))
+    return [val[i] for i in picked]
+
+
 def labelled_loss(model: Any, inputs: dict, num_items_in_batch: Any = None) -> tuple[Any, Any]:
     """The causal-LM loss with logits computed only where a label is (``logits_to_keep``).
 
@@ -388,9 +417,7 @@ def train(cfg: TrainConfig) -> Path:
     tokenizer = _tokenizer(cfg, ds.train, out, args)
     max_length = cfg.resolved_max_length()
     train_ex, train_stats = tokenize(ds.train, tokenizer, max_length, loss_on=cfg.loss_on)
-    val = ds.val
-    if cfg.val_rows and len(val) > cfg.val_rows:
-        val = random.Random(cfg.seed).sample(val, cfg.val_rows)
+    val = val_sample(ds.val, cfg.val_rows, cfg.seed)
     val_ex, val_stats = tokenize(val, tokenizer, max_length) if val else ([], TokenStats())
     _check_usable(cfg, train_stats)
     if train_stats.boundary_mismatch_turns:
@@ -454,6 +481,7 @@ def train(cfg: TrainConfig) -> Path:
     result = trainer.train(resume_from_checkpoint=resume_from)
     train_s = time.monotonic() - t_train
     final_eval = trainer.evaluate() if val_data is not None else {}
+    by_source = _loss_by_source(trainer, cfg, val, tokenizer, max_length) if val_data else {}
     trainer.save_state()
     _save_model(trainer, tokenizer, out, cfg)
     if trainer.is_world_process_zero():
@@ -463,8 +491,29 @@ def train(cfg: TrainConfig) -> Path:
             n_batches=n_batches, train_s=train_s, total_s=time.monotonic() - t0,
             resumed_from=resume_from, n_params=sum(p.numel() for p in model.parameters()),
             threads=torch.get_num_threads(), world_size=trainer.args.world_size,
-            precision=cfg.precision, warmup=warm,
+            precision=cfg.precision, warmup=warm, val_loss_by_source=by_source,
         )  # fmt: skip
+    return out
+
+
+def _loss_by_source(
+    trainer: Any, cfg: TrainConfig, val: list, tokenizer: Any, max_length: int
+) -> dict[str, float]:
+    """The final validation loss of each ``source`` (shutdown, toucan, ...) apart, when the
+    sample holds more than one: a pooled loss over a few rows says little about either."""
+    groups: dict[str, list] = {}
+    for row in val:
+        groups.setdefault(_source(row), []).append(row)
+    if len(groups) < 2:
+        return {}
+    out = {}
+    for source, rows in sorted(groups.items()):
+        examples, _ = tokenize(rows, tokenizer, max_length)
+        if examples:
+            data = batch_dataset(_batches(cfg, examples, cfg.seed))
+            got = trainer.evaluate(eval_dataset=data, metric_key_prefix="eval_source")
+            out[source] = round(got["eval_source_loss"], 4)
+    _log("final validation loss by source: " + ", ".join(f"{s} {v}" for s, v in out.items()))
     return out
 
 
