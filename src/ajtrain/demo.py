@@ -226,7 +226,9 @@ def train_config(cfg: DemoConfig, data: Path, output: Path) -> TrainConfig:
         output=str(output),
         seed=cfg.seed,
         epochs=100.0,  # the step count (or the time budget) ends training, not the epoch count
-        max_length=1024,
+        # Gemma's longest shutdown rows (staged bulk sets over big listings) reach ~1,220 tokens:
+        # at 1024 their last turns, the confirmation and the stops, were cut off.
+        max_length=1024 if cfg.base == "tiny" else 1280,
         batch_tokens=2048,
         eval_steps=10_000,
     )

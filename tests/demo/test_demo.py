@@ -70,6 +70,7 @@ BASE_BEFORE = {
     **TINY_BEFORE, "base_model": "gemma-3-270m", "learning_rate": 0.0003, "logging_steps": 5,
     "lora": True, "max_steps": 40, "save_steps": 10, "tiny_heads": 3, "tiny_hidden": 192,
     "tiny_layers": 4, "val_rows": 8,
+    "max_length": 1280,  # changed on purpose: staged bulk rows reach ~1,220 Gemma tokens
 }  # fmt: skip
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 import pytest
 import torch
 
@@ -181,3 +183,24 @@ def test_assistant_turns_of_weight_zero_are_context(base_tokenizer):
     )
     _, stats = tokenize([("c", only_context)], base_tokenizer, 10_000)
     assert stats.kept == 0 and stats.skipped["no assistant turn"] == 1
+
+
+def test_truncation_is_counted_by_source_and_category_with_the_assistant_tokens_cut(
+    base_tokenizer, records
+):
+    rows = [(f"t:{i}", r) for i, r in enumerate(records)]
+    full, _ = tokenize(rows, base_tokenizer, 10_000)
+    longest = max(len(ex["input_ids"]) for ex in full)
+    cut_at = longest - 5
+    cut, stats = tokenize(rows, base_tokenizer, cut_at)
+    lost = sum(
+        sum(x != IGNORE for x in ex["labels"][cut_at:])
+        for ex in full
+        if len(ex["input_ids"]) > cut_at
+    )
+    long_rows = [r for r, ex in zip(records, full, strict=True) if len(ex["input_ids"]) > cut_at]
+    assert stats.truncated == len(long_rows) >= 1
+    assert stats.truncated_by == Counter(f"{r['source']}/{r['category']}" for r in long_rows)
+    assert stats.cut_trained_tokens == lost > 0  # the cut took the end of an assistant turn
+    assert stats.as_dict()["truncated_by"] == dict(stats.truncated_by)
+    assert tokenize(rows, base_tokenizer, 10_000)[1].truncated_by == Counter()

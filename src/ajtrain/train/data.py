@@ -50,6 +50,10 @@ class TokenStats:
     rows: int = 0
     kept: int = 0
     truncated: int = 0
+    # rows cut at max_length by "source/category", and the assistant tokens the cuts left out:
+    # a cut trajectory loses its last turns (a bulk record its confirmation and stops)
+    truncated_by: Counter = field(default_factory=Counter)
+    cut_trained_tokens: int = 0
     tokens: int = 0
     trained_tokens: int = 0
     skipped: Counter = field(default_factory=Counter)
@@ -67,6 +71,8 @@ class TokenStats:
     def as_dict(self) -> dict[str, Any]:
         return {
             "rows": self.rows, "kept": self.kept, "truncated": self.truncated,
+            "truncated_by": dict(self.truncated_by.most_common()),
+            "cut_trained_tokens": self.cut_trained_tokens,
             "tokens": self.tokens, "trained_tokens": self.trained_tokens,
             "skipped": dict(self.skipped), "skip_examples": self.examples,
             "inexact_template_turns": self.inexact_template_turns,
@@ -203,20 +209,21 @@ def tokenize(
                 weights = [m.get("weight", 1) for m in messages if m["role"] == "assistant"]
                 trained = [s for s, w in zip(spans, weights, strict=True) if w and s[1] > s[0]]
                 context = [s for s, w in zip(spans, weights, strict=True) if not w]
-                chunk.append((where, text, trained, context))
+                group = f"{obj.get('source') or '?'}/{obj.get('category') or '?'}"
+                chunk.append((where, text, trained, context, group))
             if chunk:
                 enc = tokenizer(
-                    [text for _, text, _, _ in chunk],
+                    [text for _, text, _, _, _ in chunk],
                     add_special_tokens=False,
                     return_offsets_mapping=True,
                 )
-                for (where, _, spans, context), ids, offsets in zip(
+                for (where, _, spans, context, group), ids, offsets in zip(
                     chunk, enc["input_ids"], enc["offset_mapping"], strict=True
                 ):
                     mask = token_mask(offsets, spans)
                     if loss_on == "all" and any(mask):  # all but assistant turns of weight 0
                         mask = [not c for c in token_mask(offsets, context)]
-                    example = _example(ids, mask, max_length, stats)
+                    example = _example(ids, mask, max_length, stats, group)
                     if example is None:
                         stats.skip(where, SkipRow("no assistant token within max-length", ""))
                     else:
@@ -226,9 +233,11 @@ def tokenize(
     return out, stats
 
 
-def _example(ids: list[int], mask: list[bool], max_length: int, stats: TokenStats):
+def _example(ids: list[int], mask: list[bool], max_length: int, stats: TokenStats, group: str):
     if len(ids) > max_length:
         stats.truncated += 1
+        stats.truncated_by[group] += 1
+        stats.cut_trained_tokens += sum(mask[max_length:])
         ids, mask = ids[:max_length], mask[:max_length]
     labels = [t if m else IGNORE for t, m in zip(ids, mask, strict=True)]
     labels[0] = IGNORE  # never learn across a packing boundary

@@ -434,7 +434,8 @@ def train(cfg: TrainConfig) -> Path:
     _log(
         f"{train_stats.kept} training examples ({train_stats.tokens} tokens, "
         f"{train_stats.trained_tokens} on assistant turns), {len(val_ex)} validation; "
-        f"truncated {train_stats.truncated}; skipped {dict(train_stats.skipped) or 'none'}"
+        f"truncated {train_stats.truncated}{_cuts(train_stats)}; "
+        f"skipped {dict(train_stats.skipped) or 'none'}"
     )
     train_rows = _batches(cfg, train_ex, cfg.seed)
     n_batches = len(train_rows)
@@ -515,6 +516,13 @@ def _loss_by_source(
             out[source] = round(got["eval_source_loss"], 4)
     _log("final validation loss by source: " + ", ".join(f"{s} {v}" for s, v in out.items()))
     return out
+
+
+def _cuts(stats: TokenStats) -> str:
+    if not stats.truncated:
+        return ""
+    top = ", ".join(f"{g} {n}" for g, n in stats.truncated_by.most_common(4))
+    return f" ({top}; {stats.cut_trained_tokens} assistant tokens cut: raise --max-length?)"
 
 
 def _check_usable(cfg: TrainConfig, stats: TokenStats) -> None:
