@@ -209,7 +209,7 @@ def tokenize(
                 weights = [m.get("weight", 1) for m in messages if m["role"] == "assistant"]
                 trained = [s for s, w in zip(spans, weights, strict=True) if w and s[1] > s[0]]
                 context = [s for s, w in zip(spans, weights, strict=True) if not w]
-                group = f"{obj.get('source') or '?'}/{obj.get('category') or '?'}"
+                group = f"{source_of(obj)}/{obj.get('category') or '?'}"
                 chunk.append((where, text, trained, context, group))
             if chunk:
                 enc = tokenizer(
@@ -231,6 +231,11 @@ def tokenize(
             progress.advance(task, min(batch_size, len(rows) - lo))
     stats.inexact_template_turns = finder.inexact
     return out, stats
+
+
+def source_of(obj: Any) -> str:
+    """A record's ``source`` (shutdown, toucan, ...), ``?`` where it has none."""
+    return str(obj.get("source") or "?") if isinstance(obj, dict) else "?"
 
 
 def _example(ids: list[int], mask: list[bool], max_length: int, stats: TokenStats, group: str):

@@ -21,7 +21,7 @@ from typing import Any
 from ..records import usual_mode, write_json
 from .batching import PackedCollator, PaddedCollator, fixed_batches, group_by_length, pack
 from .config import TrainConfig
-from .data import BOUNDARY_CHECKS, IGNORE, TokenStats, load_dataset, tokenize
+from .data import BOUNDARY_CHECKS, IGNORE, TokenStats, load_dataset, source_of, tokenize
 from .summary import write_summary
 from .tiny import TinyShape, new_model, train_tokenizer, without_identifiers
 
@@ -152,11 +152,6 @@ def _batches(cfg: TrainConfig, examples: list[dict], seed: int) -> list[list[dic
     return fixed_batches(examples, max(1, cfg.resolved_batch_tokens() // max_length), seed)
 
 
-def _source(row: tuple[str, Any]) -> str:
-    obj = row[1]
-    return str(obj.get("source") or "?") if isinstance(obj, dict) else "?"
-
-
 def val_sample(val: list[tuple[str, Any]], n: int, seed: int) -> list[tuple[str, Any]]:
     """A seeded sample of ``n`` validation rows (0: all) spread over the rows' ``source`` in
     proportion, each source keeping at least one row while ``n`` allows: a small sample is not
@@ -165,7 +160,7 @@ def val_sample(val: list[tuple[str, Any]], n: int, seed: int) -> list[tuple[str,
         return val
     groups: dict[str, list[int]] = {}
     for i, row in enumerate(val):
-        groups.setdefault(_source(row), []).append(i)
+        groups.setdefault(source_of(row[1]), []).append(i)
     share = {s: n * len(ix) / len(val) for s, ix in groups.items()}
     floor = 1 if n >= len(groups) else 0
     take = {s: min(len(groups[s]), max(floor, int(share[s]))) for s in groups}
@@ -504,7 +499,7 @@ def _loss_by_source(
     sample holds more than one: a pooled loss over a few rows says little about either."""
     groups: dict[str, list] = {}
     for row in val:
-        groups.setdefault(_source(row), []).append(row)
+        groups.setdefault(source_of(row[1]), []).append(row)
     if len(groups) < 2:
         return {}
     out = {}
