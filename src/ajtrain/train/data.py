@@ -238,6 +238,14 @@ def source_of(obj: Any) -> str:
     return str(obj.get("source") or "?") if isinstance(obj, dict) else "?"
 
 
+def by_source(rows: list[tuple[str, Any]]) -> dict[str, list[int]]:
+    """The indices of ``(where, record)`` rows by the record's source, in file order."""
+    groups: dict[str, list[int]] = {}
+    for i, (_, obj) in enumerate(rows):
+        groups.setdefault(source_of(obj), []).append(i)
+    return groups
+
+
 def _example(ids: list[int], mask: list[bool], max_length: int, stats: TokenStats, group: str):
     if len(ids) > max_length:
         stats.truncated += 1

@@ -21,7 +21,7 @@ from typing import Any
 from ..records import usual_mode, write_json
 from .batching import PackedCollator, PaddedCollator, fixed_batches, group_by_length, pack
 from .config import TrainConfig
-from .data import BOUNDARY_CHECKS, IGNORE, TokenStats, load_dataset, source_of, tokenize
+from .data import BOUNDARY_CHECKS, IGNORE, TokenStats, by_source, load_dataset, tokenize
 from .summary import write_summary
 from .tiny import TinyShape, new_model, train_tokenizer, without_identifiers
 
@@ -158,9 +158,7 @@ def val_sample(val: list[tuple[str, Any]], n: int, seed: int) -> list[tuple[str,
     left to chance to be all one source, or to hold none of a small one."""
     if not n or len(val) <= n:
         return val
-    groups: dict[str, list[int]] = {}
-    for i, row in enumerate(val):
-        groups.setdefault(source_of(row[1]), []).append(i)
+    groups = by_source(val)
     share = {s: n * len(ix) / len(val) for s, ix in groups.items()}
     floor = 1 if n >= len(groups) else 0
     take = {s: min(len(groups[s]), max(floor, int(share[s]))) for s in groups}
@@ -477,7 +475,7 @@ def train(cfg: TrainConfig) -> Path:
     result = trainer.train(resume_from_checkpoint=resume_from)
     train_s = time.monotonic() - t_train
     final_eval = trainer.evaluate() if val_data is not None else {}
-    by_source = _loss_by_source(trainer, cfg, val, tokenizer, max_length) if val_data else {}
+    source_losses = _loss_by_source(trainer, cfg, val, tokenizer, max_length) if val_data else {}
     trainer.save_state()
     _save_model(trainer, tokenizer, out, cfg)
     if trainer.is_world_process_zero():
@@ -487,7 +485,7 @@ def train(cfg: TrainConfig) -> Path:
             n_batches=n_batches, train_s=train_s, total_s=time.monotonic() - t0,
             resumed_from=resume_from, n_params=sum(p.numel() for p in model.parameters()),
             threads=torch.get_num_threads(), world_size=trainer.args.world_size,
-            precision=cfg.precision, warmup=warm, val_loss_by_source=by_source,
+            precision=cfg.precision, warmup=warm, val_loss_by_source=source_losses,
         )  # fmt: skip
     return out
 
@@ -497,14 +495,12 @@ def _loss_by_source(
 ) -> dict[str, float]:
     """The final validation loss of each ``source`` (shutdown, toucan, ...) apart, when the
     sample holds more than one: a pooled loss over a few rows says little about either."""
-    groups: dict[str, list] = {}
-    for row in val:
-        groups.setdefault(source_of(row[1]), []).append(row)
+    groups = by_source(val)
     if len(groups) < 2:
         return {}
     out = {}
-    for source, rows in sorted(groups.items()):
-        examples, _ = tokenize(rows, tokenizer, max_length)
+    for source, ix in sorted(groups.items()):
+        examples, _ = tokenize([val[i] for i in ix], tokenizer, max_length)
         if examples:
             data = batch_dataset(_batches(cfg, examples, cfg.seed))
             got = trainer.evaluate(eval_dataset=data, metric_key_prefix="eval_source")
