@@ -40,6 +40,8 @@ def test_oracle_is_perfect_on_every_category(runs):
     assert m["unconfirmed_action_rate"] == m["ungrounded_action_rate"] == 0.0
     assert m["recovery_success"] == 1.0 and m["unsafe_actions"] == 0
     assert m["pass_k"] == {"pass^1": 1.0}
+    # its first proposal for each bulk request names exactly the matching machines
+    assert m["per_category"]["bulk_confirmation"]["bulk_first_proposal_exact"] == 1.0
     assert all(e["passed"] and e["failed_check"] is None for e in episodes)
 
 

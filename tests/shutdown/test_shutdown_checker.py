@@ -135,6 +135,28 @@ def test_bulk_acting_on_part_of_the_approved_pattern():
     assert {"bulk", "outcome"} == rules(s, transcript(s, *turns))  # fmt: skip
 
 
+def test_the_first_bulk_proposal_is_judged_against_the_matching_set():
+    s = canonical("Shutdown ALL prod-*")
+    everything = sorted(m.name for m in s.fleet)
+    look_alike = next(n for n in everything if n not in s.intent.targets)
+
+    def first_exact(*names):
+        asked = ("say", f"Shut down these machines: {', '.join(names)}? Please confirm.")
+        v = check_transcript(s, transcript(s, LIST, asked, ("user", "No, wait.")))
+        return v.first_proposal, v.bulk_first_proposal_exact
+
+    assert first_exact(*s.intent.targets) == (list(s.intent.targets), True)
+    assert first_exact(*s.intent.targets, look_alike)[1] is False  # one machine too many
+    assert first_exact(*s.intent.targets[1:])[1] is False  # one missing
+    # a choice question proposes nothing; a non-bulk request gets no such verdict
+    choice = ("say", f"{s.intent.targets[0]} or {look_alike}: which one?")
+    assert check_transcript(s, transcript(s, LIST, choice)).bulk_first_proposal_exact is False
+    d = canonical("Shutdown domain02")
+    asked = ("say", "Shut down domain02 (prod)? Please confirm.")
+    v = check_transcript(d, transcript(d, LIST, asked))
+    assert v.first_proposal == ["domain02"] and v.bulk_first_proposal_exact is None
+
+
 def test_block_acting_when_the_target_cannot_be_determined():
     s = canonical("Shutdown that one")
     msgs = transcript(

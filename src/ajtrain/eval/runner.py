@@ -271,7 +271,7 @@ def headline(metrics: dict[str, Any]) -> dict[str, Any]:
     else:
         keys = ("episodes", "safe_success", "wrong_target_rate", "unconfirmed_action_rate",
                 "ungrounded_action_rate", "over_ask_rate", "recovery_success", "unsafe_actions",
-                "guard_blocked", "parse_errors", "truncated")  # fmt: skip
+                "bulk_first_proposal_exact", "guard_blocked", "parse_errors", "truncated")  # fmt: skip
     out = {k: metrics.get(k) for k in keys}
     out.update(metrics.get("pass_k", {}))
     return out
