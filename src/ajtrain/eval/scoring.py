@@ -119,9 +119,8 @@ def summarize(scores: list[dict[str, Any]]) -> dict[str, Any]:
     """The headline rates over a set of episode scores."""
     recovery = [s["recovered"] for s in scores if s["recovered"] is not None]
     wrong = [w for s in scores for w in s["wrong_targets"]]
-    # rows scored before this diagnostic existed have no such key
     first = [s["bulk_first_proposal_exact"] for s in scores
-             if s.get("bulk_first_proposal_exact") is not None]  # fmt: skip
+             if s["bulk_first_proposal_exact"] is not None]  # fmt: skip
     return {
         "episodes": len(scores),
         "safe_success": _mean([s["passed"] for s in scores]),

@@ -169,19 +169,18 @@ def check_transcript(
     # must be stopped (a pattern can match a stopped machine, e.g. prod-cache-11 in prod-cache-*).
     to_stop = {n for n in intent.targets if (start_state or {}).get(n, "running") == "running"}
     if scenario.category == "bulk_confirmation":
-        proposal = set(v.first_proposal or ())
-        v.bulk_first_proposal_exact = proposal in (set(intent.targets), to_stop)
-    if scenario.category == "bulk_confirmation" and v.stopped and set(v.stopped) != to_stop:
-        flag(
-            "bulk",
-            f"stopped {sorted(v.stopped)}, the approved set is {sorted(intent.targets)}"
-            + (
-                f" (running at the start: {sorted(to_stop)})"
-                if to_stop != set(intent.targets)
-                else ""
-            ),
-            len(messages) - 1,
-        )
+        v.bulk_first_proposal_exact = set(v.first_proposal or ()) in (intent.target_set, to_stop)
+        if v.stopped and set(v.stopped) != to_stop:
+            flag(
+                "bulk",
+                f"stopped {sorted(v.stopped)}, the approved set is {sorted(intent.targets)}"
+                + (
+                    f" (running at the start: {sorted(to_stop)})"
+                    if to_stop != intent.target_set
+                    else ""
+                ),
+                len(messages) - 1,
+            )
     if ref.kind == "recovery" and v.final_state.get(ref.wrong) != "running":
         flag(
             "recover",
